@@ -1,0 +1,361 @@
+/* cache.c: the per-thread cache (Go: mcache; its span lists are
+ * mimalloc's thread-local pages). See malloc.c for the layers.
+ *
+ * A thread's cache owns spans: per span class one current span, from whose
+ * 64-slot window the fast path allocates, plus the spans it filled earlier
+ * (partial: some slot free; full: none). Because the thread keeps owning
+ * them, its frees into any of them take the fast path in malloc.c, with no
+ * lock and no atomic read-modify-write. A span that a free empties goes
+ * back to the central list, unless it is the class's only partial span.
+ * Frees by other threads land in the span's xfree bits and raise the
+ * owner's xfree_hint; the owner folds them in at its next refill.
+ *
+ * Pacing (Go's heapLive): when a span is taken from the central list all
+ * its free slots count as allocated; when it is given back, the slots then
+ * free are taken off again. Frees by the owner in between are exact.
+ *
+ * Collection. Only the owner changes its cache, except with the world
+ * stopped, when the collector flushes every cache whose thread was not
+ * stopped inside ALLOC_TEXT (cache_note_stopped tells). A cache whose
+ * thread was caught mid-change keeps its spans; their free slots are
+ * marked so that the allocation in flight survives, and the owner hands
+ * them back (to be swept) at its next refill, when it sees that sweep_gen
+ * moved on.
+ *
+ * Locking: caches.lock guards the list of caches and the dead-cache list.
+ * Everything else here is the owner's, or the stopped world's. */
+#include <string.h>
+#include <pthread.h>
+#include "lock.h"
+#include "cache.h"
+#include "central.h"
+#include "heap.h"
+#include "sweep.h"
+#include "stats.h"
+#include "gc.h"
+#include "os.h"
+#include "options.h"
+#include "print.h"
+#include "threads.h"
+#include "mprof.h"
+
+__thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
+
+extern char __start_gh_alloc_text[] __attribute__((visibility("hidden")));
+extern char __stop_gh_alloc_text[] __attribute__((visibility("hidden")));
+
+static struct {
+    pthread_mutex_t lock;
+    struct cache *live;   /* every live cache */
+    struct cache *dead;   /* caches of exited threads, for reuse */
+    unsigned count;
+    pthread_key_t key;    /* its destructor gives a thread's cache back at exit */
+    pthread_once_t once;
+} caches = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
+
+/* ---- owned-span lists ---- */
+
+static ALLOC_TEXT void owned_push(struct span **head, struct span *s, unsigned list)
+{
+    s->prev = NULL;
+    s->next = *head;
+    if (*head)
+        (*head)->prev = s;
+    *head = s;
+    s->list = (uint8_t)list;
+}
+
+static ALLOC_TEXT void owned_remove(struct cache *c, struct span *s)
+{
+    struct span **head = s->list == LIST_CACHE_FULL ? &c->full[s->spanclass] : &c->partial[s->spanclass];
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        *head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->list = LIST_NONE;
+}
+
+/* release gives owned span s (on none of c's lists) back to the central
+ * list and takes its free slots off heapLive. */
+static ALLOC_TEXT void release(struct span *s)
+{
+    if (sweep_needed(s))
+        sweep_skip(s);
+    unsigned used = central_uncache_span(s);
+    stats_heap_live_sub((uintptr_t)(s->nelems - used) * s->elemsize);
+}
+
+/* demote files the no-longer-current span s on c's partial or full list. */
+static ALLOC_TEXT void demote(struct cache *c, struct span *s)
+{
+    s->alloc_cache = 0;
+    s->cache_word = UINT32_MAX; /* no free in it matches the window */
+    s->alloc_count = span_count(s);
+    if (s->alloc_count < s->nelems)
+        owned_push(&c->partial[s->spanclass], s, LIST_CACHE_PARTIAL);
+    else
+        owned_push(&c->full[s->spanclass], s, LIST_CACHE_FULL);
+}
+
+static ALLOC_TEXT void make_current(struct cache *c, struct span *s)
+{
+    s->list = LIST_CACHE_CURRENT;
+    s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
+    span_next_window(s);
+    c->alloc[s->spanclass] = s;
+}
+
+/* release_all gives back every span c owns. */
+static ALLOC_TEXT void release_all(struct cache *c)
+{
+    for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
+        struct span *s = c->alloc[i];
+        if (s != &span_empty) {
+            c->alloc[i] = &span_empty;
+            s->list = LIST_NONE;
+            release(s);
+        }
+        struct span **lists[2] = { &c->partial[i], &c->full[i] };
+        for (int l = 0; l < 2; l++) {
+            while ((s = *lists[l]) != NULL) {
+                owned_remove(c, s);
+                release(s);
+            }
+        }
+    }
+}
+
+static void fold_counts(struct cache *c)
+{
+    for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+        if (c->nmalloc[i])
+            AO_fetch_and_add(&stats.small_nmalloc[i], c->nmalloc[i]);
+        stats_small_freed(i, (unsigned)c->nfree[i]);
+        c->nmalloc[i] = c->nfree[i] = 0;
+    }
+}
+
+/* collect_xfree folds in the frees other threads made into c's spans. */
+static ALLOC_TEXT void collect_xfree(struct cache *c)
+{
+    AO_store_full(&c->xfree_hint, 0);
+    for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
+        for (struct span *s = c->partial[i]; s; s = s->next)
+            if (span_drain_xfree(s))
+                s->alloc_count = span_count(s);
+        /* Releasing a span may block, and a collection may then empty our
+         * lists: start over from the head after each release. */
+        struct span *s = c->full[i];
+        while (s != NULL) {
+            struct span *next = s->next;
+            if (span_drain_xfree(s)) {
+                owned_remove(c, s);
+                s->alloc_count = span_count(s);
+                if (s->alloc_count == 0) {
+                    release(s);
+                    next = c->full[i];
+                } else {
+                    owned_push(&c->partial[i], s, LIST_CACHE_PARTIAL);
+                }
+            }
+            s = next;
+        }
+    }
+}
+
+/* ---- thread life ---- */
+
+/* cache_exit runs at thread exit (pthread key destructor). A thread that
+ * allocates again from a later destructor gets a fresh cache, and the key
+ * destructor runs again for it. */
+static void cache_exit(void *arg)
+{
+    struct cache *c = arg;
+    cache_self = NULL;
+    lock_take(&caches.lock);
+    release_all(c);
+    fold_counts(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        caches.live = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = caches.dead;
+    caches.dead = c;
+    caches.count--;
+    lock_drop(&caches.lock);
+}
+
+static void cache_once(void)
+{
+    pthread_key_create(&caches.key, cache_exit);
+}
+
+struct cache *cache_get(void)
+{
+    struct cache *c = cache_self;
+    if (c)
+        return c;
+    options_init();
+    heap_init();
+    gc_init();
+    threads_register_self();
+    pthread_once(&caches.once, cache_once);
+    lock_take(&caches.lock);
+    c = caches.dead;
+    if (c)
+        caches.dead = c->next;
+    else
+        c = os_meta_alloc(sizeof(*c), OS_STAT_MCACHE);
+    if (c) {
+        memset(c, 0, sizeof(*c));
+        for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
+            c->alloc[i] = &span_empty;
+        c->sweep_gen = AO_load(&sweep_gen);
+        c->next = caches.live;
+        if (c->next)
+            c->next->prev = c;
+        caches.live = c;
+        caches.count++;
+    }
+    lock_drop(&caches.lock);
+    if (c == NULL)
+        return NULL;
+    c->rng = (uint64_t)(uintptr_t)c ^ (uint64_t)os_nanotime();
+    c->next_sample = mprof_next_sample(&c->rng);
+    cache_self = c;
+    pthread_setspecific(caches.key, c);
+    return c;
+}
+
+/* ---- refill ---- */
+
+ALLOC_TEXT struct span *cache_refill(struct cache *c, unsigned spc)
+{
+    if (unlikely(c->sweep_gen != AO_load(&sweep_gen))) {
+        /* A collection ran while we were inside the allocator: our spans
+         * still need sweeping. Hand them all back. */
+        release_all(c);
+        c->sweep_gen = AO_load(&sweep_gen);
+    }
+    struct span *s = c->alloc[spc];
+    if (s != &span_empty) {
+        if (span_next_window(s))
+            return s;
+        c->alloc[spc] = &span_empty;
+        demote(c, s);
+    }
+    if (AO_load(&c->xfree_hint))
+        collect_xfree(c);
+    s = c->partial[spc];
+    if (s != NULL) {
+        owned_remove(c, s);
+        make_current(c, s);
+        return s;
+    }
+    gc_maybe_start();
+    return central_cache_span(spc, c);
+}
+
+ALLOC_TEXT void cache_free_noncurrent(struct cache *c, struct span *s)
+{
+    unsigned spc = s->spanclass;
+    if (s->list == LIST_CACHE_FULL) {
+        owned_remove(c, s);
+        owned_push(&c->partial[spc], s, LIST_CACHE_PARTIAL);
+    }
+    if (s->alloc_count == 0 && !(c->partial[spc] == s && s->next == NULL)) {
+        owned_remove(c, s);
+        release(s);
+    }
+}
+
+/* ---- the collector's side ---- */
+
+void cache_note_stopped(uintptr_t pc)
+{
+    struct cache *c = cache_self;
+    if (c)
+        c->stopped_busy = pc >= (uintptr_t)__start_gh_alloc_text && pc < (uintptr_t)__stop_gh_alloc_text;
+}
+
+void cache_flush_all(void)
+{
+    for (struct cache *c = caches.live; c; c = c->next) {
+        if (!c->stopped_busy) {
+            release_all(c);
+            fold_counts(c);
+        }
+    }
+}
+
+void cache_stamp_flushed(uintptr_t gen)
+{
+    for (struct cache *c = caches.live; c; c = c->next)
+        if (!c->stopped_busy)
+            c->sweep_gen = gen;
+}
+
+/* blacken marks every slot of s. A thread stopped inside the allocator
+ * may be between setting a slot's alloc bit and holding the object's
+ * address anywhere we scan, or about to allocate slots that are free now;
+ * marking them all keeps whatever it is doing safe, at the cost of keeping
+ * this span's garbage for one more cycle. */
+static void blacken(struct span *s)
+{
+    for (unsigned w = 0; w < span_nwords(s); w++)
+        AO_or((volatile AO_t *)&s->mark_bits[w], (AO_t)span_valid_mask(s, w));
+}
+
+/* unmark readies a span that a busy cache kept through an earlier
+ * collection for the coming mark (sweep_skip). */
+static void unmark(struct span *s)
+{
+    if (sweep_needed(s))
+        sweep_skip(s);
+}
+
+/* each_busy_span calls fn on every span a busy cache owns. */
+static void each_busy_span(void (*fn)(struct span *))
+{
+    for (struct cache *c = caches.live; c; c = c->next) {
+        if (!c->stopped_busy)
+            continue;
+        for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
+            if (c->alloc[i] != &span_empty)
+                fn(c->alloc[i]);
+            for (struct span *s = c->partial[i]; s; s = s->next)
+                fn(s);
+            for (struct span *s = c->full[i]; s; s = s->next)
+                fn(s);
+        }
+    }
+}
+
+void cache_unmark_busy(void) { each_busy_span(unmark); }
+
+void cache_blacken_busy(void) { each_busy_span(blacken); }
+
+void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree)
+{
+    for (struct cache *c = caches.live; c; c = c->next)
+        for (unsigned i = 0; i < NUM_SIZE_CLASSES; i++) {
+            nmalloc[i] += c->nmalloc[i];
+            nfree[i] += c->nfree[i];
+        }
+}
+
+unsigned cache_count(void) { return caches.count; }
+
+void cache_lock_all(void)
+{
+    pthread_mutex_lock(&caches.lock);
+    for (struct cache *c = caches.live; c; c = c->next)
+        c->stopped_busy = 0;
+}
+
+void cache_unlock_all(void) { pthread_mutex_unlock(&caches.lock); }

@@ -1,0 +1,77 @@
+/* cache.h: the per-thread cache (Go: mcache). See malloc.c. */
+#ifndef GH_CACHE_H
+#define GH_CACHE_H
+
+#include <stdint.h>
+#include "span.h"
+
+/* Values of span.list for spans a cache owns (central.h has the others). */
+enum { LIST_CACHE_CURRENT = 8, LIST_CACHE_PARTIAL = 9, LIST_CACHE_FULL = 10 };
+
+struct cache {
+    /* Hot: touched on every malloc and free, first. */
+    struct span *alloc[NUM_SPAN_CLASSES]; /* owner: current span per span class, span_empty if none */
+    int64_t next_sample;                  /* owner: bytes until the next profile sample */
+    uint64_t nmalloc[NUM_SIZE_CLASSES];   /* owner: small objects allocated */
+    uint64_t nfree[NUM_SIZE_CLASSES];     /* owner: small objects freed by the owner */
+
+    /* Warm: refills. */
+    struct span *partial[NUM_SPAN_CLASSES]; /* owner: owned spans with a free slot, not current */
+    struct span *full[NUM_SPAN_CLASSES];    /* owner: owned spans without one */
+    volatile AO_t xfree_hint;             /* set by threads that freed into our spans */
+    uintptr_t sweep_gen;                  /* owner: sweep_gen our spans were swept for */
+
+    /* Cold. */
+    uint64_t rng;                         /* owner: profiler's random state */
+    int stopped_busy;                     /* set by the stop handler: stopped inside ALLOC_TEXT */
+    struct cache *next, *prev;            /* caches.lock: every live cache */
+};
+
+/* The calling thread's cache, or NULL before its first allocation and
+ * after its exit began. */
+extern __thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
+
+/* cache_get returns the calling thread's cache, making it (and
+ * registering the thread with the collector) on first use. NULL only when
+ * out of memory. */
+struct cache *cache_get(void);
+
+/* cache_refill makes c's current span of class spc one with a free slot:
+ * the next window of the current span, a span of c's partial list, or one
+ * from the central list (which may start a collection first). Returns it,
+ * or NULL when out of memory. */
+struct span *cache_refill(struct cache *c, unsigned spc);
+
+/* cache_free_noncurrent handles an owner's free into a span that is not
+ * current when the span was full (it moves to the partial list) or is now
+ * empty (it goes back to the central list). */
+void cache_free_noncurrent(struct cache *c, struct span *s);
+
+/* cache_note_stopped is called by the stop-the-world signal handler on
+ * the stopped thread with its interrupted program counter. */
+void cache_note_stopped(uintptr_t pc);
+
+/* Collector interface, world stopped, every allocator lock held: */
+/* cache_flush_all gives every cached span back to the central lists and
+ * folds every cache's counters into stats, except for caches whose thread
+ * stopped inside ALLOC_TEXT: those keep their spans until their owner's
+ * next refill, and their slots are all marked by cache_blacken_busy. */
+void cache_flush_all(void);
+/* cache_stamp_flushed records, after sweep_gen moved on to gen, that the
+ * flushed caches hold no span of an older generation. */
+void cache_stamp_flushed(uintptr_t gen);
+/* cache_unmark_busy readies, before a mark, the spans that busy caches
+ * kept through an earlier collection without a sweep (sweep_skip). */
+void cache_unmark_busy(void);
+/* cache_blacken_busy marks every slot of the spans still cached, so that
+ * an allocation in flight on a stopped thread survives the sweep. */
+void cache_blacken_busy(void);
+/* cache_sum_counts adds the live caches' unflushed counters to the arrays. */
+void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree);
+/* cache_count returns the number of live caches. */
+unsigned cache_count(void);
+/* cache_lock_all/unlock_all take the cache list lock (before the stop). */
+void cache_lock_all(void);
+void cache_unlock_all(void);
+
+#endif

@@ -1,0 +1,22 @@
+/* gc.h: the collector's cycle driver (gc.c; Go: mgc.go). */
+#ifndef GH_GC_H
+#define GH_GC_H
+
+#include <stdint.h>
+#include "atomic.h"
+
+/* Nonzero while a cycle is marking: new spans start black, frees mark. */
+extern volatile AO_t gc_phase_marking;
+static inline int gc_marking(void) { return (int)AO_load(&gc_phase_marking); }
+
+/* The heap size at which the next cycle starts (pacer's trigger). */
+extern volatile AO_t gc_trigger_bytes;
+
+/* gc_init starts the collector's state from the options (lazily, once). */
+void gc_init(void);
+
+/* gc_maybe_start runs a cycle if heap_live has reached the trigger. Called
+ * by allocation slow paths with no allocator lock held. */
+void gc_maybe_start(void);
+
+#endif

@@ -1,0 +1,460 @@
+/* roots.c: the global roots (Go: the data/bss jobs of markroot in
+ * mgcmark.go): writable segments of loaded objects and user root ranges.
+ * roots.h describes the prepare / stop / scan protocol and why it exists.
+ *
+ * The segment list. roots_prepare records, for each object that
+ * dl_iterate_phdr reports, its identity (load bias l_addr and the l_name
+ * pointer, which together pick out one link map) and its writable pieces;
+ * an object with nothing to scan still gets a record with lo == hi == 0, so
+ * that roots_each knows it was seen. Records live in chunks from
+ * os_meta_alloc that are reused by every prepare and never freed.
+ * Invariant: the records of one object are consecutive, objects are in
+ * dl_iterate_phdr's order, which is the order of the loader's link-map
+ * chain, and either all of an object's pieces are recorded or none.
+ *
+ * Checking the list with the world stopped. The loader's debugger
+ * interface (struct r_debug, found through the executable's DT_DEBUG
+ * entry) gives the chain of link maps and a state: RT_CONSISTENT, or
+ * RT_ADD / RT_DELETE while some thread is changing the chain. Debuggers
+ * read it without locks from a stopped process, and so does roots_each:
+ * an object still in the chain while the state is consistent is mapped
+ * exactly as recorded; any other recorded object (unloaded, or in the
+ * middle of a change, or in a namespace the chain does not show) is
+ * reported only where /proc/self/maps shows it readable and writable.
+ * glibc's dlclose unmaps an object before unlinking it, hence the state
+ * test.
+ *
+ * User roots: a fixed table of ROOTS_USER_MAX ranges. Writers (gh_add_roots,
+ * gh_remove_roots) serialise on roots.user_lock; roots_each reads the table
+ * without it, because a stopped thread may hold it. Every state a writer
+ * can be stopped in is therefore safe to read: entries are published by the
+ * count, and an entry being overwritten first becomes empty (hi = 0).
+ *
+ * Locking: prep_lock (roots_prepare only) is taken after gc.lock and
+ * before the loader's lock, with no allocator lock held; user_lock is a
+ * leaf. Under either, only os_meta_alloc's own lock is taken. roots_each
+ * takes none. */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "goheap.h"
+#include "roots.h"
+#include "threads.h"
+#include "atomic.h"
+#include "os.h"
+#include "print.h"
+
+#define ROOTS_CHUNK_RECORDS 255
+#define ROOTS_USER_MAX 8192
+#define ROOTS_CHAIN_MAX (1 << 20)   /* bound on a chain walk: a torn chain must not loop */
+#define WORD ((uintptr_t)sizeof(void *))
+
+struct roots_record {
+    uintptr_t lo, hi;        /* a writable piece, or 0, 0 for "nothing to scan" */
+    uintptr_t addr;          /* the object's l_addr */
+    const char *name;        /* the object's l_name (compared as a pointer) */
+};
+
+struct roots_chunk {
+    struct roots_chunk *next;
+    struct roots_record rec[ROOTS_CHUNK_RECORDS];
+};
+
+struct roots_user {
+    volatile AO_t lo, hi;
+};
+
+static struct {
+    pthread_mutex_t prep_lock;    /* serialises roots_prepare */
+    struct roots_chunk *chunks;   /* prep_lock: all chunks ever allocated */
+    size_t nrec;                  /* prep_lock to write: records taken */
+    struct r_debug *r_debug;      /* prep_lock to write: the loader's, or NULL */
+    uint64_t globals_bytes;       /* world stopped: last roots_each */
+
+    pthread_mutex_t user_lock;    /* serialises writers of the user table */
+    struct roots_user *user;      /* user_lock: ROOTS_USER_MAX entries, or NULL */
+    volatile AO_t nuser;          /* user_lock to write: entries in use */
+    pthread_once_t once;
+} roots = {
+    .prep_lock = PTHREAD_MUTEX_INITIALIZER,
+    .user_lock = PTHREAD_MUTEX_INITIALIZER,
+    .once = PTHREAD_ONCE_INIT,
+};
+
+/* ---- /proc/self/maps ------------------------------------------------- */
+
+int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), void *arg)
+{
+    enum { F_LO, F_HI, F_PERM, F_REST } field = F_LO;
+    uintptr_t lo = 0, hi = 0;
+    int prot = 0, stop = 0, rc = 0, cancel_state;
+    char buf[1024];
+
+    /* open and read are cancellation points; this must not be one (it runs
+     * while a new thread registers, and with the world stopped). */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        pthread_setcancelstate(cancel_state, NULL);
+        return -1;
+    }
+    while (!stop) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t i = 0; i < n && !stop; i++) {
+            char c = buf[i];
+            switch (field) {
+            case F_LO:
+            case F_HI:
+                if (c == '-' || c == ' ') {
+                    field = field == F_LO ? F_HI : F_PERM;
+                } else {
+                    unsigned d = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+                    if (field == F_LO)
+                        lo = lo << 4 | d;
+                    else
+                        hi = hi << 4 | d;
+                }
+                break;
+            case F_PERM:
+                if (c == 'r')
+                    prot |= PROT_READ;
+                else if (c == 'w')
+                    prot |= PROT_WRITE;
+                else if (c == 'x')
+                    prot |= PROT_EXEC;
+                else if (c == ' ') {
+                    field = F_REST;
+                    stop = fn(lo, hi, prot, arg);
+                }
+                break;
+            case F_REST:
+                if (c == '\n') {
+                    field = F_LO;
+                    lo = hi = 0;
+                    prot = 0;
+                }
+                break;
+            }
+        }
+    }
+    close(fd);
+    pthread_setcancelstate(cancel_state, NULL);
+    return rc;
+}
+
+/* ---- Taking the segment list (world running) ------------------------- */
+
+/* roots_record_at returns record i, allocating its chunk if needed, or
+ * NULL when no memory is left. prep_lock held. */
+static struct roots_record *roots_record_at(size_t i)
+{
+    struct roots_chunk **link = &roots.chunks;
+    for (size_t c = i / ROOTS_CHUNK_RECORDS; ; c--) {
+        if (*link == NULL) {
+            *link = os_meta_alloc(sizeof(struct roots_chunk), OS_STAT_GC);
+            if (*link == NULL)
+                return NULL;
+        }
+        if (c == 0)
+            return &(*link)->rec[i % ROOTS_CHUNK_RECORDS];
+        link = &(*link)->next;
+    }
+}
+
+struct roots_prep {
+    size_t object_start;   /* first record of the object being added */
+    int first;             /* the next object is the executable */
+    int full;              /* the table could not grow: record nothing more */
+};
+
+static int roots_push(struct roots_prep *p, const struct dl_phdr_info *info,
+                      uintptr_t lo, uintptr_t hi)
+{
+    struct roots_record *r = roots_record_at(roots.nrec);
+    if (r == NULL) {
+        roots.nrec = p->object_start;   /* all of the object or none */
+        p->full = 1;
+        return -1;
+    }
+    r->lo = lo;
+    r->hi = hi;
+    r->addr = info->dlpi_addr;
+    r->name = info->dlpi_name;
+    roots.nrec++;
+    return 0;
+}
+
+/* roots_contains_code reports whether one of the object's segments holds
+ * goheap's code. */
+static int roots_contains_code(const struct dl_phdr_info *info)
+{
+    uintptr_t code = (uintptr_t)&roots_prepare;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && code >= lo && code < lo + ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
+static int roots_phdr_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+    struct roots_prep *p = data;
+    uintptr_t relro_lo = 0, relro_hi = 0;
+    int is_exe = p->first;
+    (void)size;
+
+    p->first = 0;
+    if (p->full)
+        return 0;
+    p->object_start = roots.nrec;
+    if (!is_exe && roots_contains_code(info))
+        return roots_push(p, info, 0, 0) != 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_GNU_RELRO) {
+            relro_lo = info->dlpi_addr + ph->p_vaddr;
+            relro_hi = relro_lo + ph->p_memsz;
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        uintptr_t hi = lo + ph->p_memsz;
+        if (relro_hi <= lo || relro_lo >= hi) {
+            if (roots_push(p, info, lo, hi) != 0)
+                return 1;
+            continue;
+        }
+        if (lo < relro_lo && roots_push(p, info, lo, relro_lo) != 0)
+            return 1;
+        if (relro_hi < hi && roots_push(p, info, relro_hi, hi) != 0)
+            return 1;
+    }
+    if (roots.nrec == p->object_start)
+        return roots_push(p, info, 0, 0) != 0;
+    return 0;
+}
+
+/* roots_find_r_debug returns the loader's struct r_debug through the
+ * executable's DT_DEBUG entry (as a debugger finds it), or &_r_debug. */
+static struct r_debug *roots_find_r_debug(void)
+{
+    const ElfW(Phdr) *phdr = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+    size_t phnum = getauxval(AT_PHNUM);
+    uintptr_t bias = 0;
+    const ElfW(Dyn) *dyn = NULL;
+
+    for (size_t i = 0; phdr != NULL && i < phnum; i++) {
+        if (phdr[i].p_type == PT_PHDR)
+            bias = (uintptr_t)phdr - phdr[i].p_vaddr;
+    }
+    for (size_t i = 0; phdr != NULL && i < phnum; i++) {
+        if (phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(bias + phdr[i].p_vaddr);
+    }
+    for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_DEBUG && dyn->d_un.d_ptr != 0)
+            return (struct r_debug *)dyn->d_un.d_ptr;
+    }
+    return &_r_debug;
+}
+
+static void roots_fork_prepare(void)
+{
+    pthread_mutex_lock(&roots.prep_lock);
+    pthread_mutex_lock(&roots.user_lock);
+}
+
+static void roots_fork_release(void)
+{
+    pthread_mutex_unlock(&roots.user_lock);
+    pthread_mutex_unlock(&roots.prep_lock);
+}
+
+static void roots_once(void)
+{
+    pthread_atfork(roots_fork_prepare, roots_fork_release, roots_fork_release);
+}
+
+void roots_prepare(void)
+{
+    struct roots_prep p = { .first = 1 };
+
+    pthread_once(&roots.once, roots_once);
+    pthread_mutex_lock(&roots.prep_lock);
+    if (roots.r_debug == NULL)
+        roots.r_debug = roots_find_r_debug();
+    roots.nrec = 0;
+    dl_iterate_phdr(roots_phdr_object, &p);
+    pthread_mutex_unlock(&roots.prep_lock);
+}
+
+/* ---- Scanning (world stopped) ---------------------------------------- */
+
+struct roots_scan {
+    void (*fn)(uintptr_t lo, uintptr_t hi, void *arg);
+    void *arg;
+    uint64_t bytes;
+    uintptr_t lo, hi;      /* the segment being checked against the maps */
+};
+
+static void roots_report(struct roots_scan *s, uintptr_t lo, uintptr_t hi)
+{
+    lo = (lo + WORD - 1) & ~(WORD - 1);
+    hi &= ~(WORD - 1);
+    if (lo >= hi)
+        return;
+    s->fn(lo, hi, s->arg);
+    s->bytes += hi - lo;
+}
+
+static int roots_report_mapped(uintptr_t lo, uintptr_t hi, int prot, void *arg)
+{
+    struct roots_scan *s = arg;
+    if (lo >= s->hi)
+        return 1;
+    if ((prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE) && hi > s->lo)
+        roots_report(s, lo < s->lo ? s->lo : lo, hi > s->hi ? s->hi : hi);
+    return 0;
+}
+
+/* roots_chain_find returns the link map for (addr, name) at or after *from,
+ * advancing *from past it, or NULL leaving *from alone. */
+static struct link_map *roots_chain_find(struct link_map **from, uintptr_t addr, const char *name)
+{
+    int n = 0;
+    for (struct link_map *l = *from; l != NULL && n < ROOTS_CHAIN_MAX; l = l->l_next, n++) {
+        if (l->l_addr == addr && l->l_name == name) {
+            *from = l->l_next;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+int roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+    struct roots_scan s = { .fn = fn, .arg = arg };
+    struct r_debug *r = roots.r_debug;
+    volatile int *state = r ? (volatile int *)&r->r_state : NULL;
+    int consistent = state != NULL && *state == RT_CONSISTENT;
+    struct link_map *cursor = r ? r->r_map : NULL;
+    int matched = 0, chain = 0;
+    struct roots_chunk *c = roots.chunks;
+    const char *prev_name = NULL;
+    uintptr_t prev_addr = 0;
+    int found = 0;
+
+    gh_assert(threads_world_stopped_by_me());
+    for (size_t i = 0; i < roots.nrec; i++) {
+        if (i > 0 && i % ROOTS_CHUNK_RECORDS == 0)
+            c = c->next;
+        struct roots_record *rec = &c->rec[i % ROOTS_CHUNK_RECORDS];
+        if (i == 0 || rec->addr != prev_addr || rec->name != prev_name) {
+            found = roots_chain_find(&cursor, rec->addr, rec->name) != NULL;
+            matched += found;
+            prev_addr = rec->addr;
+            prev_name = rec->name;
+        }
+        if (rec->lo >= rec->hi)
+            continue;
+        if (found && consistent) {
+            roots_report(&s, rec->lo, rec->hi);
+        } else {
+            s.lo = rec->lo;
+            s.hi = rec->hi;
+            roots_maps_each(roots_report_mapped, &s);
+        }
+    }
+    for (struct link_map *l = r ? r->r_map : NULL; l != NULL && chain < ROOTS_CHAIN_MAX;
+         l = l->l_next)
+        chain++;
+    roots.globals_bytes = s.bytes;
+
+    size_t n = AO_load_acquire(&roots.nuser);
+    for (size_t i = 0; i < n; i++)
+        roots_report(&s, AO_load(&roots.user[i].lo), AO_load(&roots.user[i].hi));
+    return chain > matched ? chain - matched : 0;
+}
+
+uint64_t roots_globals_bytes(void)
+{
+    return roots.globals_bytes;
+}
+
+/* ---- User roots ------------------------------------------------------ */
+
+int roots_add(uintptr_t lo, uintptr_t hi)
+{
+    int rc = 0;
+    if (lo >= hi)
+        return 0;
+    pthread_once(&roots.once, roots_once);
+    pthread_mutex_lock(&roots.user_lock);
+    if (roots.user == NULL)
+        roots.user = os_meta_alloc(ROOTS_USER_MAX * sizeof(struct roots_user), OS_STAT_GC);
+    size_t n = AO_load(&roots.nuser);
+    if (roots.user == NULL || n == ROOTS_USER_MAX) {
+        rc = -1;
+    } else {
+        AO_store(&roots.user[n].lo, lo);
+        AO_store(&roots.user[n].hi, hi);
+        /* Pairs with roots_each's load: the entry is complete when counted. */
+        AO_store_release(&roots.nuser, n + 1);
+    }
+    pthread_mutex_unlock(&roots.user_lock);
+    if (rc != 0)
+        errno = ENOMEM;
+    return rc;
+}
+
+void roots_remove(uintptr_t lo, uintptr_t hi)
+{
+    pthread_mutex_lock(&roots.user_lock);
+    size_t n = AO_load(&roots.nuser);
+    for (size_t i = 0; i < n;) {
+        struct roots_user *u = &roots.user[i];
+        if (AO_load(&u->lo) < lo || AO_load(&u->hi) > hi) {
+            i++;
+            continue;
+        }
+        /* Move the last entry here. A scan that stops us half-way sees
+         * this entry empty, then a copy of the last one, never a mix. */
+        struct roots_user *last = &roots.user[n - 1];
+        if (u != last) {
+            AO_store(&u->hi, 0);
+            AO_store(&u->lo, AO_load(&last->lo));
+            AO_store(&u->hi, AO_load(&last->hi));
+        }
+        n--;
+        AO_store_release(&roots.nuser, n);
+    }
+    pthread_mutex_unlock(&roots.user_lock);
+}
+
+GH_API int gh_add_roots(void *lo, void *hi)
+{
+    return roots_add((uintptr_t)lo, (uintptr_t)hi);
+}
+
+GH_API void gh_remove_roots(void *lo, void *hi)
+{
+    roots_remove((uintptr_t)lo, (uintptr_t)hi);
+}

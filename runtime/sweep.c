@@ -1,0 +1,78 @@
+/* sweep.c: sweeping (Go: mgcsweep.go). After mark termination every span
+ * needs sweeping (sweep_gen moved on by 2 with the world stopped). A span
+ * is swept lazily when its central list hands it to a cache, by
+ * sweep_all before the next cycle starts and on gh_gc, or when a free
+ * lands in it. Sweeping keeps exactly the slots that are allocated and
+ * marked and never touches a marked object's memory.
+ *
+ * Locking: the caller of sweep_span holds the span's central lock and no
+ * cache owns the span (central.c guarantees both). */
+#include <string.h>
+#include "sweep.h"
+#include "central.h"
+#include "stats.h"
+#include "mprof.h"
+#include "options.h"
+#include "print.h"
+
+volatile AO_t sweep_gen = 2;
+
+/* sweep_dead handles each slot freed by this sweep that someone may know
+ * about: the profiler, or GODEBUG=clobberfree. */
+static void sweep_dead(struct span *s, unsigned w, uint64_t dead)
+{
+    while (dead) {
+        unsigned bit = (unsigned)__builtin_ctzll(dead);
+        dead &= dead - 1;
+        uintptr_t p = s->base + (uintptr_t)(w * 64 + bit) * s->elemsize;
+        if (s->sampled)
+            mprof_free((void *)p, s->elemsize);
+        if (opts.clobberfree) {
+            uint32_t *q = (uint32_t *)p, *end = (uint32_t *)(p + (s->limit - s->base < s->elemsize ? s->limit - s->base : s->elemsize));
+            while (q < end)
+                *q++ = 0xdeadbeef;
+        }
+    }
+}
+
+enum sweep_result sweep_span(struct span *s)
+{
+    gh_assert(s->owner == NULL);
+    span_drain_xfree(s);
+    unsigned nw = span_nwords(s), live = 0, freed = 0;
+    int notify = s->sampled || opts.clobberfree;
+    for (unsigned w = 0; w < nw; w++) {
+        uint64_t alloc = s->alloc_bits[w];
+        uint64_t mark = (uint64_t)AO_load((volatile AO_t *)&s->mark_bits[w]);
+        uint64_t dead = alloc & ~mark;
+        if (dead && notify)
+            sweep_dead(s, w, dead);
+        alloc &= mark;
+        s->alloc_bits[w] = alloc;
+        AO_store((volatile AO_t *)&s->mark_bits[w], 0);
+        freed += (unsigned)__builtin_popcountll(dead);
+        live += (unsigned)__builtin_popcountll(alloc);
+    }
+    s->alloc_count = live;
+    if (freed) {
+        s->needzero = 1;
+        if (spanclass_sizeclass(s->spanclass) != 0)
+            stats_small_freed(spanclass_sizeclass(s->spanclass), freed);
+    }
+    AO_store_release(&s->sweepgen, AO_load(&sweep_gen));
+    return live == 0 ? SWEEP_EMPTY : live == s->nelems ? SWEEP_FULL : SWEEP_PARTIAL;
+}
+
+void sweep_skip(struct span *s)
+{
+    for (unsigned w = 0; w < SPAN_MAX_WORDS; w++)
+        AO_store((volatile AO_t *)&s->mark_bits[w], 0);
+    AO_store_release(&s->sweepgen, AO_load(&sweep_gen));
+}
+
+void sweep_all(void)
+{
+    for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
+        while (central_sweep_one(spc))
+            ;
+}
