@@ -39,7 +39,17 @@
 #include "threads.h"
 #include "mprof.h"
 
-__thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
+/* Threads without a cache of their own point at cache_none, whose slots
+ * are all span_empty and which owns no span, so that neither fast path
+ * needs a NULL test. */
+struct cache cache_none;
+__thread struct cache *cache_self __attribute__((tls_model("initial-exec"))) = &cache_none;
+
+__attribute__((constructor(101))) static void cache_none_init(void)
+{
+    for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
+        cache_none.alloc[i] = &span_empty;
+}
 
 extern char __start_gh_alloc_text[] __attribute__((visibility("hidden")));
 extern char __stop_gh_alloc_text[] __attribute__((visibility("hidden")));
@@ -174,7 +184,7 @@ static ALLOC_TEXT void collect_xfree(struct cache *c)
 static void cache_exit(void *arg)
 {
     struct cache *c = arg;
-    cache_self = NULL;
+    cache_self = &cache_none;
     lock_take(&caches.lock);
     release_all(c);
     fold_counts(c);
@@ -198,7 +208,7 @@ static void cache_once(void)
 struct cache *cache_get(void)
 {
     struct cache *c = cache_self;
-    if (c)
+    if (c != &cache_none)
         return c;
     options_init();
     heap_init();
@@ -279,7 +289,7 @@ ALLOC_TEXT void cache_free_noncurrent(struct cache *c, struct span *s)
 void cache_note_stopped(uintptr_t pc)
 {
     struct cache *c = cache_self;
-    if (c)
+    if (c != &cache_none)
         c->stopped_busy = pc >= (uintptr_t)__start_gh_alloc_text && pc < (uintptr_t)__stop_gh_alloc_text;
 }
 
@@ -319,8 +329,7 @@ static void unmark(struct span *s)
         sweep_skip(s);
 }
 
-/* each_busy_span calls fn on every span a busy cache owns. */
-static void each_busy_span(void (*fn)(struct span *))
+void cache_each_busy_span(void (*fn)(struct span *))
 {
     for (struct cache *c = caches.live; c; c = c->next) {
         if (!c->stopped_busy)
@@ -336,9 +345,9 @@ static void each_busy_span(void (*fn)(struct span *))
     }
 }
 
-void cache_unmark_busy(void) { each_busy_span(unmark); }
+void cache_unmark_busy(void) { cache_each_busy_span(unmark); }
 
-void cache_blacken_busy(void) { each_busy_span(blacken); }
+void cache_blacken_busy(void) { cache_each_busy_span(blacken); }
 
 void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree)
 {

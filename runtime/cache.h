@@ -10,6 +10,8 @@ enum { LIST_CACHE_CURRENT = 8, LIST_CACHE_PARTIAL = 9, LIST_CACHE_FULL = 10 };
 
 struct cache {
     /* Hot: touched on every malloc and free, first. */
+    uintptr_t free_base, free_size;       /* owner: [base, base+size) of free_span, a lookup hint */
+    struct span *free_span;               /* owner: span of the last fast free (validated on use) */
     struct span *alloc[NUM_SPAN_CLASSES]; /* owner: current span per span class, span_empty if none */
     int64_t next_sample;                  /* owner: bytes until the next profile sample */
     uint64_t nmalloc[NUM_SIZE_CLASSES];   /* owner: small objects allocated */
@@ -27,8 +29,9 @@ struct cache {
     struct cache *next, *prev;            /* caches.lock: every live cache */
 };
 
-/* The calling thread's cache, or NULL before its first allocation and
- * after its exit began. */
+/* The calling thread's cache, or &cache_none before its first allocation
+ * and after its exit began (never NULL). */
+extern struct cache cache_none;
 extern __thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
 
 /* cache_get returns the calling thread's cache, making it (and
@@ -66,6 +69,8 @@ void cache_unmark_busy(void);
 /* cache_blacken_busy marks every slot of the spans still cached, so that
  * an allocation in flight on a stopped thread survives the sweep. */
 void cache_blacken_busy(void);
+/* cache_each_busy_span calls fn on every span a busy cache owns. */
+void cache_each_busy_span(void (*fn)(struct span *));
 /* cache_sum_counts adds the live caches' unflushed counters to the arrays. */
 void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree);
 /* cache_count returns the number of live caches. */

@@ -240,6 +240,50 @@ static void gc_cycle(int forced)
     }
 }
 
+struct leak_walk {
+    void (*visit)(void *obj, size_t size, void *arg);
+    void *arg;
+};
+
+/* gc_visit_unmarked reports every allocated, unmarked object of span s and
+ * then forgets the marks (sweep_skip): nothing is freed. */
+static void gc_visit_unmarked(struct span *s, void *arg)
+{
+    struct leak_walk *lw = arg;
+    for (unsigned w = 0; w < span_nwords(s); w++) {
+        uint64_t dead = s->alloc_bits[w] & ~(uint64_t)AO_load((volatile AO_t *)&s->mark_bits[w]);
+        while (dead) {
+            unsigned bit = (unsigned)__builtin_ctzll(dead);
+            dead &= dead - 1;
+            uintptr_t p = s->base + (uintptr_t)(w * 64 + bit) * s->elemsize;
+            size_t size = spanclass_sizeclass(s->spanclass) == 0 ? s->limit - s->base : s->elemsize;
+            lw->visit((void *)p, size, lw->arg);
+        }
+    }
+    sweep_skip(s);
+}
+
+void gc_find_unreachable(void (*visit)(void *obj, size_t size, void *arg), void *arg)
+{
+    struct leak_walk lw = { visit, arg };
+    cache_get();
+    pthread_mutex_lock(&gc.lock);
+    sweep_all();
+    gc_stop();
+    cache_flush_all();
+    sweep_all();
+    cache_unmark_busy();
+    mark_begin();
+    gc_mark_roots();
+    /* No sweep follows, so nothing is blackened; the busy caches' spans
+     * (not walked: an allocation may be in flight there) just drop their
+     * marks like the others. */
+    central_each_span(gc_visit_unmarked, &lw);
+    cache_each_busy_span(sweep_skip);
+    gc_start_world();
+    pthread_mutex_unlock(&gc.lock);
+}
+
 void gc_maybe_start(void)
 {
     if (likely(stats_heap_live() < AO_load_acquire(&gc_trigger_bytes)) || lock_held_all)

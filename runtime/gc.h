@@ -3,6 +3,7 @@
 #define GH_GC_H
 
 #include <stdint.h>
+#include <stddef.h>
 #include "atomic.h"
 
 /* Nonzero while a cycle is marking: new spans start black, frees mark. */
@@ -18,5 +19,11 @@ void gc_init(void);
 /* gc_maybe_start runs a cycle if heap_live has reached the trigger. Called
  * by allocation slow paths with no allocator lock held. */
 void gc_maybe_start(void);
+
+/* gc_find_unreachable marks the heap from the roots with the world
+ * stopped and calls visit(obj, size, arg) for every allocated object the
+ * mark did not reach, with the world still stopped (visit must not
+ * allocate, lock or block). Nothing is freed: the leak checker's walk. */
+void gc_find_unreachable(void (*visit)(void *obj, size_t size, void *arg), void *arg);
 
 #endif

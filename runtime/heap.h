@@ -29,9 +29,9 @@ extern struct arena *volatile *arena_map;
  * must be checked for state and range by the caller (O(1), lock-free). */
 static inline struct span *heap_span_of(uintptr_t p)
 {
-    if (p >> ADDR_BITS)
-        return NULL;
-    struct arena *a = arena_map ? arena_map[p >> ARENA_SHIFT] : NULL;
+    /* Addresses past ADDR_BITS alias a lower arena; no span there holds
+     * them, so the caller's range check rejects them. */
+    struct arena *a = arena_map ? arena_map[(p >> ARENA_SHIFT) & (ARENA_MAP_ENTRIES - 1)] : NULL;
     if (a == NULL)
         return NULL;
     return a->spans[(p >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)];

@@ -72,9 +72,12 @@ static __attribute__((noinline, cold, noreturn)) void malloc_unswept(struct cach
  * stores for the common sizes. */
 static inline __attribute__((always_inline)) void zero(void *p, uintptr_t n)
 {
-    if (n <= 64) {
+    if (n <= 128) {
         char *q = p;
-        for (uintptr_t i = 0; i < n; i += 8)
+        uintptr_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            __builtin_memset(q + i, 0, 16);
+        if (i < n) /* every size class is a multiple of 8 */
             __builtin_memset(q + i, 0, 8);
         return;
     }
@@ -85,8 +88,6 @@ static inline __attribute__((always_inline)) void zero(void *p, uintptr_t n)
 static inline __attribute__((always_inline)) void *malloc_small(size_t size, unsigned noscan)
 {
     struct cache *c = cache_self;
-    if (unlikely(c == NULL))
-        return malloc_refill(size, noscan);
     unsigned sc = sizeclass_of(size);
     struct span *s = c->alloc[sc << 1 | noscan];
     uint64_t free = s->alloc_cache;
@@ -134,16 +135,23 @@ static ALLOC_TEXT __attribute__((noinline)) void *malloc_refill(size_t size, uns
     return malloc_small(size, noscan);
 }
 
+/* malloc_sample records a profile sample of p in span s; the span counts
+ * its sampled objects so that frees elsewhere skip the profiler. */
+static ALLOC_TEXT void malloc_sample(struct span *s, void *p, size_t size)
+{
+    AO_fetch_and_add1(&s->sampled);
+    if (!mprof_alloc(p, size))
+        AO_fetch_and_sub1(&s->sampled);
+}
+
 /* malloc_finish_slow completes an allocation whose profile countdown ran
  * out: zero it, then record a sample. */
 static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned noscan)
 {
     if (!noscan && s->needzero)
         memset(p, 0, s->elemsize);
-    if (AO_load(&mprof_rate) > 0) {
-        s->sampled = 1;
-        mprof_alloc(p, s->elemsize);
-    }
+    if (AO_load(&mprof_rate) > 0)
+        malloc_sample(s, p, s->elemsize);
     c->next_sample = mprof_next_sample(&c->rng);
     return p;
 }
@@ -172,10 +180,8 @@ static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsi
     stats_large_allocated(npages << PAGE_SHIFT, 1);
     stats_heap_live_add(npages << PAGE_SHIFT);
     if ((c->next_sample -= (int64_t)(npages << PAGE_SHIFT)) < 0) {
-        if (AO_load(&mprof_rate) > 0) {
-            s->sampled = 1;
-            mprof_alloc(p, npages << PAGE_SHIFT);
-        }
+        if (AO_load(&mprof_rate) > 0)
+            malloc_sample(s, p, npages << PAGE_SHIFT);
         c->next_sample = mprof_next_sample(&c->rng);
     }
     return p;
@@ -242,8 +248,8 @@ static struct span *malloc_lookup(const char *fn, uintptr_t p, uintptr_t *idx)
 
 static ALLOC_TEXT __attribute__((noinline)) void free_notify(struct span *s, uintptr_t p)
 {
-    if (s->sampled)
-        mprof_free((void *)p, s->elemsize);
+    if (AO_load(&s->sampled) && mprof_free((void *)p, s->elemsize))
+        AO_fetch_and_sub1(&s->sampled);
     if (s->specials)
         finalizer_forget((void *)p);
 }
@@ -328,17 +334,28 @@ static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c
 GH_API ALLOC_TEXT void gh_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    struct span *s = heap_span_of(p);
     struct cache *c = cache_self;
-    if (likely(s != NULL && s->owner == c && c != NULL && p < s->limit)) {
+    /* Frees come in runs on one span: try the last one before the page
+     * map. The hint is only a guess; the span's own fields decide. */
+    struct span *s = p - c->free_base < c->free_size ? c->free_span : heap_span_of(p);
+    if (likely(s != NULL && s->owner == c && p < s->limit && p >= s->base)) {
+        if (unlikely(s != c->free_span)) {
+            c->free_span = s;
+            c->free_base = s->base;
+            c->free_size = s->limit - s->base;
+        }
         uintptr_t idx = span_index(s, p);
         unsigned w = (unsigned)(idx / 64);
         uint64_t m = (uint64_t)1 << (idx % 64);
-        if (likely(s->base + idx * s->elemsize == p && (s->alloc_bits[w] & m) &&
-                   !(AO_load(&s->xfree_bits[w]) & m) && !(s->sampled | s->specials) && !gc_marking())) {
-            s->alloc_bits[w] &= ~m;
-            if (w == s->cache_word)
-                s->alloc_cache |= m;
+        uint64_t bits = s->alloc_bits[w];
+        /* One branch for every reason to leave the fast path: an interior
+         * pointer, a slot not allocated or already freed remotely, an
+         * object the profiler or a finalizer knows, a cycle marking. */
+        if (likely(((s->base + idx * s->elemsize) ^ p) == 0 &&
+                   ((~bits & m) | ((uint64_t)AO_load(&s->xfree_bits[w]) & m) | s->sampled | s->specials |
+                    (uint64_t)gc_marking()) == 0)) {
+            s->alloc_bits[w] = bits & ~m;
+            s->alloc_cache |= m & (uint64_t)-(int64_t)(w == s->cache_word);
             s->needzero = 1;
             c->nfree[spanclass_sizeclass(s->spanclass)]++;
             if (s->list != LIST_CACHE_CURRENT && unlikely(--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))

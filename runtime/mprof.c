@@ -620,10 +620,10 @@ static void fold_slot(uint32_t index)
         counts_add(&b->active, &b->future[index]);
 }
 
-void mprof_alloc(void *p, size_t size)
+int mprof_alloc(void *p, size_t size)
 {
     if (mprof_busy)
-        return;
+        return 0;
     mprof_busy = 1;
     uintptr_t stk[MPROF_MAX_STACK];
     int nstk = capture_stack(stk);
@@ -653,12 +653,13 @@ void mprof_alloc(void *p, size_t size)
             hook(est);
     }
     mprof_busy = 0;
+    return b != NULL;
 }
 
-void mprof_free(void *p, size_t size)
+int mprof_free(void *p, size_t size)
 {
     if (AO_load(&prof.map_live) == 0 || !map_maybe_contains((AO_t)p))
-        return;
+        return 0;
     int taken = prof_lock();
     struct bucket *b = (struct bucket *)map_remove((AO_t)p);
     if (b) {
@@ -667,6 +668,7 @@ void mprof_free(void *p, size_t size)
         c->free_bytes += (int64_t)size;
     }
     prof_unlock(taken);
+    return b != NULL;
 }
 
 void mprof_next_cycle(void)

@@ -57,15 +57,16 @@ int64_t mprof_next_sample(uint64_t *rng);
  * {1 object, size bytes} to the bucket of (stack, size) and remembers
  * p -> bucket for mprof_free. Call it with no heap lock held. A nested call
  * on the same thread (libunwind may call malloc) is skipped. If bucket
- * memory cannot be obtained the sample is dropped. */
-void mprof_alloc(void *p, size_t size);
+ * memory cannot be obtained the sample is dropped. Returns 1 if the
+ * sample was recorded (the heap then counts it on the span), else 0. */
+int mprof_alloc(void *p, size_t size);
 
 /* mprof_free: p (rounded size `size`) is being freed, explicitly or by the
  * sweeper. If p was sampled its bucket gets {1 free, size bytes} and p is
  * forgotten; otherwise it returns quickly without taking a lock. Safe from
  * any thread, including the sweeper while the world is stopped; not from
- * a signal handler. */
-void mprof_free(void *p, size_t size);
+ * a signal handler. Returns 1 if p was a sampled object, else 0. */
+int mprof_free(void *p, size_t size);
 
 /* mprof_lock / mprof_unlock take and release the profile lock (a spin
  * lock, a leaf in lock.h's order) for the collector, which holds it from

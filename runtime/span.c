@@ -27,7 +27,7 @@ int span_set_mark(struct span *s, uintptr_t idx)
 static void span_reset_common(struct span *s, unsigned spanclass, int black)
 {
     s->spanclass = (uint8_t)spanclass;
-    s->sampled = 0;
+    AO_store(&s->sampled, 0);
     s->specials = 0;
     s->owner = NULL;
     s->alloc_count = 0;

@@ -59,10 +59,10 @@ struct span {
     uint32_t cache_word;       /* owner: word of alloc_bits mirrored above */
     uint8_t needzero;          /* owner/lock: slots may hold old data */
     uint8_t spanclass;         /* immutable while in use */
-    uint8_t sampled;           /* some object was sampled by the profiler */
     uint8_t specials;          /* some object has a finalizer */
     uintptr_t base;            /* immutable while in use: first byte */
     uintptr_t elemsize;        /* immutable: object size (npages*PAGE_SIZE if large) */
+    volatile AO_t sampled;     /* atomic: objects the profiler sampled and still tracks */
     struct cache *owner;       /* central lock; read racily by freeing threads */
 
     /* Lookup: read lock-free by any thread. */

@@ -25,8 +25,8 @@ static void sweep_dead(struct span *s, unsigned w, uint64_t dead)
         unsigned bit = (unsigned)__builtin_ctzll(dead);
         dead &= dead - 1;
         uintptr_t p = s->base + (uintptr_t)(w * 64 + bit) * s->elemsize;
-        if (s->sampled)
-            mprof_free((void *)p, s->elemsize);
+        if (AO_load(&s->sampled) && mprof_free((void *)p, s->elemsize))
+            AO_fetch_and_sub1(&s->sampled);
         if (opts.clobberfree) {
             uint32_t *q = (uint32_t *)p, *end = (uint32_t *)(p + (s->limit - s->base < s->elemsize ? s->limit - s->base : s->elemsize));
             while (q < end)
@@ -40,7 +40,7 @@ enum sweep_result sweep_span(struct span *s)
     gh_assert(s->owner == NULL);
     span_drain_xfree(s);
     unsigned nw = span_nwords(s), live = 0, freed = 0;
-    int notify = s->sampled || opts.clobberfree;
+    int notify = AO_load(&s->sampled) || opts.clobberfree;
     for (unsigned w = 0; w < nw; w++) {
         uint64_t alloc = s->alloc_bits[w];
         uint64_t mark = (uint64_t)AO_load((volatile AO_t *)&s->mark_bits[w]);
