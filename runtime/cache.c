@@ -15,12 +15,17 @@
  * free are taken off again. Frees by the owner in between are exact.
  *
  * Collection. Only the owner changes its cache, except with the world
- * stopped, when the collector flushes every cache whose thread was not
- * stopped inside ALLOC_TEXT (cache_note_stopped tells). A cache whose
- * thread was caught mid-change keeps its spans; their free slots are
- * marked so that the allocation in flight survives, and the owner hands
- * them back (to be swept) at its next refill, when it sees that sweep_gen
- * moved on.
+ * stopped, when the collector flushes every cache whose thread was
+ * stopped outside the allocator: not in ALLOC_TEXT code and not below an
+ * alloc_enter (cache_note_stopped tells; a thread waiting for a lock in a
+ * slow path holds spans in registers the collector cannot see). A cache
+ * whose thread was caught inside keeps its spans; its current spans are
+ * marked whole so that an allocation in flight survives, and the owner
+ * hands them all back (to be swept) at its next refill, when it sees that
+ * sweep_gen moved on. A concurrent cycle (gc.c) flushes only the caches that were
+ * idle through it, so that its pauses do not grow with the spans cached:
+ * the others keep their spans, every free slot of which the cycle marked,
+ * and hand them back the same way.
  *
  * Locking: caches.lock guards the list of caches and the dead-cache list.
  * Everything else here is the owner's, or the stopped world's. */
@@ -44,6 +49,7 @@
  * needs a NULL test. */
 struct cache cache_none;
 __thread struct cache *cache_self __attribute__((tls_model("initial-exec"))) = &cache_none;
+__thread int alloc_depth __attribute__((tls_model("initial-exec")));
 
 __attribute__((constructor(101))) static void cache_none_init(void)
 {
@@ -63,20 +69,36 @@ static struct {
     pthread_once_t once;
 } caches = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
 
-/* ---- owned-span lists ---- */
+/* ---- owned-span lists ----
+ *
+ * A span moving between c's lists, or on its way back to the central
+ * list, is on none of them for a moment; c->transit names it meanwhile, so
+ * that a collector that stops this thread right then still finds every
+ * span the cache owns (cache_each_busy_span). The signal fences keep the
+ * compiler from moving those stores across the list updates that the stop
+ * handler, running on this thread, could interrupt. */
 
-static ALLOC_TEXT void owned_push(struct span **head, struct span *s, unsigned list)
+static ALLOC_TEXT void set_transit(struct cache *c, struct span *s)
 {
+    c->transit = s;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static ALLOC_TEXT void owned_push(struct cache *c, struct span *s, unsigned list)
+{
+    struct span **head = list == LIST_CACHE_FULL ? &c->full[s->spanclass] : &c->partial[s->spanclass];
     s->prev = NULL;
     s->next = *head;
     if (*head)
         (*head)->prev = s;
     *head = s;
     s->list = (uint8_t)list;
+    set_transit(c, NULL);
 }
 
 static ALLOC_TEXT void owned_remove(struct cache *c, struct span *s)
 {
+    set_transit(c, s);
     struct span **head = s->list == LIST_CACHE_FULL ? &c->full[s->spanclass] : &c->partial[s->spanclass];
     if (s->prev)
         s->prev->next = s->next;
@@ -88,34 +110,48 @@ static ALLOC_TEXT void owned_remove(struct cache *c, struct span *s)
     s->list = LIST_NONE;
 }
 
-/* release gives owned span s (on none of c's lists) back to the central
- * list and takes its free slots off heapLive. */
-static ALLOC_TEXT void release(struct span *s)
+/* release gives owned span s (c's transit span, on none of c's lists)
+ * back to the central list. A span a collection passed by while c owned
+ * it goes back unswept, with that collection's marks, and is swept there.
+ * Its free slots come off heapLive only if no collection ended since c
+ * took its spans: one that did recomputed heapLive (Go: releaseAll). */
+static ALLOC_TEXT void release(struct cache *c, struct span *s)
 {
-    if (sweep_needed(s))
-        sweep_skip(s);
     unsigned used = central_uncache_span(s);
-    stats_heap_live_sub((uintptr_t)(s->nelems - used) * s->elemsize);
+    if (c->sweep_gen == AO_load(&sweep_gen))
+        stats_heap_live_sub((uintptr_t)(s->nelems - used) * s->elemsize);
+    set_transit(c, NULL);
 }
 
-/* demote files the no-longer-current span s on c's partial or full list. */
+/* demote files the no-longer-current span s (c's transit span) on c's
+ * partial or full list. */
 static ALLOC_TEXT void demote(struct cache *c, struct span *s)
 {
     s->alloc_cache = 0;
     s->cache_word = UINT32_MAX; /* no free in it matches the window */
     s->alloc_count = span_count(s);
-    if (s->alloc_count < s->nelems)
-        owned_push(&c->partial[s->spanclass], s, LIST_CACHE_PARTIAL);
-    else
-        owned_push(&c->full[s->spanclass], s, LIST_CACHE_FULL);
+    owned_push(c, s, s->alloc_count < s->nelems ? LIST_CACHE_PARTIAL : LIST_CACHE_FULL);
 }
 
+/* make_current makes c's transit span s its current span of the class. */
 static ALLOC_TEXT void make_current(struct cache *c, struct span *s)
 {
     s->list = LIST_CACHE_CURRENT;
     s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
     span_next_window(s);
     c->alloc[s->spanclass] = s;
+    set_transit(c, NULL);
+}
+
+/* uncurrent takes c's current span of class spc out of its slot, as its
+ * transit span. */
+static ALLOC_TEXT struct span *uncurrent(struct cache *c, unsigned spc)
+{
+    struct span *s = c->alloc[spc];
+    set_transit(c, s);
+    c->alloc[spc] = &span_empty;
+    s->list = LIST_NONE;
+    return s;
 }
 
 /* release_all gives back every span c owns. */
@@ -123,16 +159,13 @@ static ALLOC_TEXT void release_all(struct cache *c)
 {
     for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
         struct span *s = c->alloc[i];
-        if (s != &span_empty) {
-            c->alloc[i] = &span_empty;
-            s->list = LIST_NONE;
-            release(s);
-        }
+        if (s != &span_empty)
+            release(c, uncurrent(c, i));
         struct span **lists[2] = { &c->partial[i], &c->full[i] };
         for (int l = 0; l < 2; l++) {
             while ((s = *lists[l]) != NULL) {
                 owned_remove(c, s);
-                release(s);
+                release(c, s);
             }
         }
     }
@@ -165,10 +198,10 @@ static ALLOC_TEXT void collect_xfree(struct cache *c)
                 owned_remove(c, s);
                 s->alloc_count = span_count(s);
                 if (s->alloc_count == 0) {
-                    release(s);
+                    release(c, s);
                     next = c->full[i];
                 } else {
-                    owned_push(&c->partial[i], s, LIST_CACHE_PARTIAL);
+                    owned_push(c, s, LIST_CACHE_PARTIAL);
                 }
             }
             s = next;
@@ -256,8 +289,7 @@ ALLOC_TEXT struct span *cache_refill(struct cache *c, unsigned spc)
     if (s != &span_empty) {
         if (span_next_window(s))
             return s;
-        c->alloc[spc] = &span_empty;
-        demote(c, s);
+        demote(c, uncurrent(c, spc));
     }
     if (AO_load(&c->xfree_hint))
         collect_xfree(c);
@@ -276,11 +308,11 @@ ALLOC_TEXT void cache_free_noncurrent(struct cache *c, struct span *s)
     unsigned spc = s->spanclass;
     if (s->list == LIST_CACHE_FULL) {
         owned_remove(c, s);
-        owned_push(&c->partial[spc], s, LIST_CACHE_PARTIAL);
+        owned_push(c, s, LIST_CACHE_PARTIAL);
     }
     if (s->alloc_count == 0 && !(c->partial[spc] == s && s->next == NULL)) {
         owned_remove(c, s);
-        release(s);
+        release(c, s);
     }
 }
 
@@ -290,7 +322,8 @@ void cache_note_stopped(uintptr_t pc)
 {
     struct cache *c = cache_self;
     if (c != &cache_none)
-        c->stopped_busy = pc >= (uintptr_t)__start_gh_alloc_text && pc < (uintptr_t)__stop_gh_alloc_text;
+        c->stopped_busy = alloc_depth > 0 ||
+                          (pc >= (uintptr_t)__start_gh_alloc_text && pc < (uintptr_t)__stop_gh_alloc_text);
 }
 
 void cache_flush_all(void)
@@ -308,6 +341,18 @@ void cache_stamp_flushed(uintptr_t gen)
     for (struct cache *c = caches.live; c; c = c->next)
         if (!c->stopped_busy)
             c->sweep_gen = gen;
+}
+
+void cache_flush_idle(uintptr_t gen)
+{
+    uintptr_t now = AO_load(&sweep_gen);
+    for (struct cache *c = caches.live; c; c = c->next) {
+        if (!c->stopped_busy && c->sweep_gen != gen && c->sweep_gen != now) {
+            release_all(c);
+            fold_counts(c);
+            c->sweep_gen = now;
+        }
+    }
 }
 
 /* blacken marks every slot of s. A thread stopped inside the allocator
@@ -334,6 +379,8 @@ void cache_each_busy_span(void (*fn)(struct span *))
     for (struct cache *c = caches.live; c; c = c->next) {
         if (!c->stopped_busy)
             continue;
+        if (c->transit != NULL)
+            fn(c->transit);
         for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
             if (c->alloc[i] != &span_empty)
                 fn(c->alloc[i]);
@@ -345,9 +392,33 @@ void cache_each_busy_span(void (*fn)(struct span *))
     }
 }
 
-void cache_unmark_busy(void) { cache_each_busy_span(unmark); }
+void cache_unmark_busy(void)
+{
+    /* A thread stopped while it waits to hand a span back (release, in
+     * central_uncache_span) may have waited through a whole cycle: that
+     * span carries that cycle's marks, so ready it too. */
+    for (struct cache *c = caches.live; c; c = c->next)
+        if (!c->stopped_busy && c->transit != NULL)
+            unmark(c->transit);
+    cache_each_busy_span(unmark);
+}
 
-void cache_blacken_busy(void) { cache_each_busy_span(blacken); }
+/* Only a busy cache's current spans, and its span in transit (which may
+ * be about to become current), can see an allocation in flight or soon;
+ * the spans on its lists keep the marks the cycle gave them and are swept
+ * with them when they go back to the central list. */
+void cache_blacken_busy(void)
+{
+    for (struct cache *c = caches.live; c; c = c->next) {
+        if (!c->stopped_busy)
+            continue;
+        if (c->transit != NULL)
+            blacken(c->transit);
+        for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
+            if (c->alloc[i] != &span_empty)
+                blacken(c->alloc[i]);
+    }
+}
 
 void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree)
 {
@@ -360,11 +431,15 @@ void cache_sum_counts(uint64_t *nmalloc, uint64_t *nfree)
 
 unsigned cache_count(void) { return caches.count; }
 
+/* cache_lock_all also readies stopped_busy for the coming stop: every
+ * cache counts as busy until its thread's stop handler says otherwise, so
+ * a cache whose thread is not stopped (one that unregistered on its way
+ * out) is never flushed under it. The caller's own cache is not busy. */
 void cache_lock_all(void)
 {
     pthread_mutex_lock(&caches.lock);
     for (struct cache *c = caches.live; c; c = c->next)
-        c->stopped_busy = 0;
+        c->stopped_busy = c != cache_self;
 }
 
 void cache_unlock_all(void) { pthread_mutex_unlock(&caches.lock); }

@@ -21,6 +21,7 @@ struct cache {
     struct span *partial[NUM_SPAN_CLASSES]; /* owner: owned spans with a free slot, not current */
     struct span *full[NUM_SPAN_CLASSES];    /* owner: owned spans without one */
     volatile AO_t xfree_hint;             /* set by threads that freed into our spans */
+    struct span *transit;                 /* owner: a span between our lists (cache.c) */
     uintptr_t sweep_gen;                  /* owner: sweep_gen our spans were swept for */
 
     /* Cold. */
@@ -33,6 +34,20 @@ struct cache {
  * and after its exit began (never NULL). */
 extern struct cache cache_none;
 extern __thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
+
+/* Depth of allocator slow paths the thread is in (malloc.c); the stop
+ * handler counts a thread inside one as busy (cache_note_stopped). */
+extern __thread int alloc_depth __attribute__((tls_model("initial-exec")));
+static inline void alloc_enter(void)
+{
+    alloc_depth++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void alloc_leave(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    alloc_depth--;
+}
 
 /* cache_get returns the calling thread's cache, making it (and
  * registering the thread with the collector) on first use. NULL only when
@@ -57,17 +72,23 @@ void cache_note_stopped(uintptr_t pc);
 /* Collector interface, world stopped, every allocator lock held: */
 /* cache_flush_all gives every cached span back to the central lists and
  * folds every cache's counters into stats, except for caches whose thread
- * stopped inside ALLOC_TEXT: those keep their spans until their owner's
- * next refill, and their slots are all marked by cache_blacken_busy. */
+ * stopped inside the allocator (ALLOC_TEXT, or under alloc_enter): those
+ * keep their spans until their owner's next refill (cache_blacken_busy). */
 void cache_flush_all(void);
 /* cache_stamp_flushed records, after sweep_gen moved on to gen, that the
  * flushed caches hold no span of an older generation. */
 void cache_stamp_flushed(uintptr_t gen);
+/* cache_flush_idle, called after sweep_gen moved on from gen, flushes the
+ * caches not busy whose owners have not refilled since before gen (their
+ * spans carry two collections' marks) and stamps them; other caches keep
+ * their spans and hand them back, unswept, at their next refill. */
+void cache_flush_idle(uintptr_t gen);
 /* cache_unmark_busy readies, before a mark, the spans that busy caches
  * kept through an earlier collection without a sweep (sweep_skip). */
 void cache_unmark_busy(void);
-/* cache_blacken_busy marks every slot of the spans still cached, so that
- * an allocation in flight on a stopped thread survives the sweep. */
+/* cache_blacken_busy marks every slot of the current (and in-transit)
+ * spans of busy caches, so that an allocation in flight on a stopped thread
+ * survives the sweep. */
 void cache_blacken_busy(void);
 /* cache_each_busy_span calls fn on every span a busy cache owns. */
 void cache_each_busy_span(void (*fn)(struct span *));

@@ -96,6 +96,8 @@ static inline __attribute__((always_inline)) void *malloc_small(size_t size, uns
     unsigned bit = (unsigned)__builtin_ctzll(free);
     unsigned w = s->cache_word;
     s->alloc_cache = free & (free - 1);
+    gh_assert(gh_debug < 2 || !(s->alloc_bits[w] & ((uint64_t)1 << bit)));
+    gh_assert(gh_debug < 2 || s->owner == c);
     s->alloc_bits[w] |= (uint64_t)1 << bit;
     void *p = (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize);
     /* A span that a collection passed by while we owned it must have had
@@ -120,7 +122,7 @@ static inline __attribute__((always_inline)) void *malloc_any(size_t size, unsig
 }
 
 /* malloc_refill: no cache yet, or the current span has no free slot. */
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_refill(size_t size, unsigned noscan)
+static ALLOC_TEXT void *malloc_refill_in(size_t size, unsigned noscan)
 {
     struct cache *c = cache_get();
     if (c == NULL) {
@@ -146,7 +148,7 @@ static ALLOC_TEXT void malloc_sample(struct span *s, void *p, size_t size)
 
 /* malloc_finish_slow completes an allocation whose profile countdown ran
  * out: zero it, then record a sample. */
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned noscan)
+static ALLOC_TEXT void *malloc_finish_slow_in(struct cache *c, struct span *s, void *p, unsigned noscan)
 {
     if (!noscan && s->needzero)
         memset(p, 0, s->elemsize);
@@ -156,7 +158,7 @@ static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cach
     return p;
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsigned noscan, uintptr_t align_pages)
+static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned noscan, uintptr_t align_pages)
 {
     struct cache *c = cache_get();
     if (size > MAX_ALLOC || c == NULL) {
@@ -184,6 +186,33 @@ static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsi
             malloc_sample(s, p, npages << PAGE_SHIFT);
         c->next_sample = mprof_next_sample(&c->rng);
     }
+    return p;
+}
+
+/* The slow paths run inside alloc_enter/alloc_leave (cache.h): a thread
+ * stopped anywhere below them, even waiting for a lock in another module,
+ * counts as busy, so the collector leaves its cache alone. */
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_refill(size_t size, unsigned noscan)
+{
+    alloc_enter();
+    void *p = malloc_refill_in(size, noscan);
+    alloc_leave();
+    return p;
+}
+
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned noscan)
+{
+    alloc_enter();
+    p = malloc_finish_slow_in(c, s, p, noscan);
+    alloc_leave();
+    return p;
+}
+
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsigned noscan, uintptr_t align_pages)
+{
+    alloc_enter();
+    void *p = malloc_large_in(size, noscan, align_pages);
+    alloc_leave();
     return p;
 }
 
@@ -254,7 +283,7 @@ static ALLOC_TEXT __attribute__((noinline)) void free_notify(struct span *s, uin
         finalizer_forget((void *)p);
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void free_slow(uintptr_t p)
+static ALLOC_TEXT void free_slow_in(uintptr_t p)
 {
     uintptr_t idx;
     struct span *s = malloc_lookup("gh_free", p, &idx);
@@ -306,7 +335,7 @@ static ALLOC_TEXT __attribute__((noinline)) void free_slow(uintptr_t p)
 
 /* free_owned_slow: an owner's free that is invalid, or of an object the
  * profiler or a finalizer knows, or made while a cycle marks. */
-static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+static ALLOC_TEXT void free_owned_slow_in(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
 {
     unsigned w = (unsigned)(idx / 64);
     uint64_t m = (uint64_t)1 << (idx % 64);
@@ -329,6 +358,20 @@ static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c
     c->nfree[spanclass_sizeclass(s->spanclass)]++;
     if (s->list != LIST_CACHE_CURRENT && (--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))
         cache_free_noncurrent(c, s);
+}
+
+static ALLOC_TEXT __attribute__((noinline)) void free_slow(uintptr_t p)
+{
+    alloc_enter();
+    free_slow_in(p);
+    alloc_leave();
+}
+
+static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+{
+    alloc_enter();
+    free_owned_slow_in(c, s, p, idx);
+    alloc_leave();
 }
 
 GH_API ALLOC_TEXT void gh_free(void *ptr)

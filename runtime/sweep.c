@@ -63,7 +63,7 @@ enum sweep_result sweep_span(struct span *s)
     return live == 0 ? SWEEP_EMPTY : live == s->nelems ? SWEEP_FULL : SWEEP_PARTIAL;
 }
 
-void sweep_skip(struct span *s)
+ALLOC_TEXT void sweep_skip(struct span *s)
 {
     for (unsigned w = 0; w < SPAN_MAX_WORDS; w++)
         AO_store((volatile AO_t *)&s->mark_bits[w], 0);
