@@ -234,7 +234,11 @@ GH_API int gh_write_heap_profile(int fd, int debug);
  * GHHEAPPROFILE_INTERVAL=bytes
  *                     also write one every N bytes allocated.
  * GHPPROF_ADDR=host:port
- *                     serve /debug/pprof/ over HTTP (loopback by default).
+ *                     serve /debug/pprof/ over HTTP (loopback unless an
+ *                     address is named; port 0 picks one and prints it):
+ *                     the index, heap and allocs (debug=0|1, gc=1 on heap;
+ *                     seconds= is not supported), symbol (GET and POST),
+ *                     memstats (JSON) and cmdline.
  */
 
 #ifdef __cplusplus

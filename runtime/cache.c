@@ -279,6 +279,7 @@ struct cache *cache_get(void)
 
 ALLOC_TEXT struct span *cache_refill(struct cache *c, unsigned spc)
 {
+again:
     if (unlikely(c->sweep_gen != AO_load(&sweep_gen))) {
         /* A collection ran while we were inside the allocator: our spans
          * still need sweeping. Hand them all back. */
@@ -296,10 +297,18 @@ ALLOC_TEXT struct span *cache_refill(struct cache *c, unsigned spc)
     s = c->partial[spc];
     if (s != NULL) {
         owned_remove(c, s);
+        /* A collection that stopped us in here before s became our transit
+         * span left it unmarked where we would now allocate: hand
+         * everything back first. (Once it is the transit span, a
+         * collection marks it whole.) */
+        if (unlikely(c->sweep_gen != AO_load(&sweep_gen))) {
+            owned_push(c, s, LIST_CACHE_PARTIAL);
+            goto again;
+        }
         make_current(c, s);
         return s;
     }
-    gc_maybe_start();
+    gc_maybe_start(0);
     return central_cache_span(spc, c);
 }
 

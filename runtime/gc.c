@@ -30,6 +30,7 @@
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. */
 #include <pthread.h>
+#include <time.h>
 #include <string.h>
 #include "goheap.h"
 #include "gc.h"
@@ -284,17 +285,27 @@ void gc_find_unreachable(void (*visit)(void *obj, size_t size, void *arg), void 
     pthread_mutex_unlock(&gc.lock);
 }
 
-void gc_maybe_start(void)
+void gc_maybe_start(uintptr_t bytes)
 {
-    if (likely(stats_heap_live() < AO_load_acquire(&gc_trigger_bytes)) || lock_held_all)
+    if (likely(stats_heap_live() + bytes < AO_load_acquire(&gc_trigger_bytes)) || lock_held_all)
         return;
-    /* If a cycle is already running, let it be (Go does the same): this
-     * thread may hold a lock the collector will need, such as the loader's
-     * inside a dl_iterate_phdr callback. */
-    if (pthread_mutex_trylock(&gc.lock) != 0)
-        return;
+    /* If another thread is starting a cycle, wait for it rather than run
+     * ahead of the goal, but only for a while: this thread may hold a lock
+     * the collector needs (the loader's, inside a dl_iterate_phdr
+     * callback), and then it must go on and let the collector have it. */
+    if (pthread_mutex_trylock(&gc.lock) != 0) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += 50 * 1000 * 1000;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        if (pthread_mutex_timedlock(&gc.lock, &deadline) != 0)
+            return;
+    }
     /* Another thread may have collected while we waited. */
-    if (stats_heap_live() >= AO_load(&gc_trigger_bytes)) {
+    if (stats_heap_live() + bytes >= AO_load(&gc_trigger_bytes)) {
         sweep_all();
         gc_cycle(0);
     }
@@ -321,7 +332,7 @@ GH_API int gh_set_gc_percent(int percent)
     pacer_commit(&gc.pacer, stats_heap_live(), true);
     gc_publish_trigger();
     pthread_mutex_unlock(&gc.lock);
-    gc_maybe_start();
+    gc_maybe_start(0);
     return prev;
 }
 
@@ -337,6 +348,12 @@ GH_API int64_t gh_set_memory_limit(int64_t limit)
     }
     pthread_mutex_unlock(&gc.lock);
     if (limit >= 0)
-        gc_maybe_start();
+        gc_maybe_start(0);
     return prev;
+}
+
+GH_API void gh_free_os_memory(void)
+{
+    gh_gc();
+    heap_release_free(0);
 }

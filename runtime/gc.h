@@ -16,9 +16,11 @@ extern volatile AO_t gc_trigger_bytes;
 /* gc_init starts the collector's state from the options (lazily, once). */
 void gc_init(void);
 
-/* gc_maybe_start runs a cycle if heap_live has reached the trigger. Called
- * by allocation slow paths with no allocator lock held. */
-void gc_maybe_start(void);
+/* gc_maybe_start runs a cycle if heap_live, plus the bytes about to be
+ * allocated, reaches the trigger (so one large allocation cannot carry the
+ * heap far past the goal). Called by allocation slow paths with no
+ * allocator lock held. */
+void gc_maybe_start(uintptr_t bytes);
 
 /* gc_find_unreachable marks the heap from the roots with the world
  * stopped and calls visit(obj, size, arg) for every allocated object the

@@ -454,6 +454,21 @@ void heap_each_arena(void (*fn)(struct arena *a, void *arg), void *arg)
         fn(&a->a, arg);
 }
 
+void heap_each_span(void (*fn)(struct span *s, void *arg), void *arg)
+{
+    for (struct arena_ext *a = heap.arenas; a; a = a->next) {
+        for (uintptr_t pg = 0; pg < PAGES_PER_ARENA; pg++) {
+            /* Interior entries of a free run are stale, and a stale entry
+             * may name a struct reused for another span: only the entry
+             * of a span's first page, naming an in-use span, counts. */
+            struct span *s = a->a.spans[pg];
+            if (s != NULL && AO_load_acquire(&s->state) == SPAN_IN_USE &&
+                s->base == a->a.base + (pg << PAGE_SHIFT))
+                fn(s, arg);
+        }
+    }
+}
+
 void heap_check(void)
 {
     lock_take(&heap.lock);

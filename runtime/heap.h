@@ -96,6 +96,10 @@ void heap_unlock(void);
 /* heap_each_arena calls fn for every arena (collector, world stopped). */
 void heap_each_arena(void (*fn)(struct arena *a, void *arg), void *arg);
 
+/* heap_each_span calls fn for every in-use span, cached or not (world
+ * stopped). */
+void heap_each_span(void (*fn)(struct span *s, void *arg), void *arg);
+
 /* heap_check walks the free bins and arenas, checking the page heap's
  * invariants (debug builds, tests). */
 void heap_check(void);

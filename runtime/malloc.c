@@ -166,7 +166,7 @@ static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned noscan, uintptr_t 
         return NULL;
     }
     uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-    gc_maybe_start();
+    gc_maybe_start(npages << PAGE_SHIFT);
     int needzero;
     struct span *s = heap_alloc_span(npages, align_pages, &needzero);
     if (s == NULL) {

@@ -11,15 +11,15 @@
  *
  * Overflow: the grey stack is a fixed virtual reservation. When it is full
  * a newly marked object is not pushed; mark_drain then rescans every
- * marked scan object in the heap, which pushes whatever those left
- * unmarked, until a pass ends without overflow. Marking always completes.
+ * marked scan object in the heap (every in-use span, cached or not),
+ * which pushes whatever those left unmarked, until a pass ends without
+ * overflow. Marking always completes.
  *
  * Locking: runs with the world stopped on one thread (mark bits are set
  * with atomics anyway, for the concurrent marker). */
 #include <string.h>
 #include "mark.h"
 #include "heap.h"
-#include "central.h"
 #include "os.h"
 #include "print.h"
 
@@ -142,7 +142,7 @@ void mark_drain(void)
     drain_stack();
     while (mk.overflowed) {
         mk.overflowed = 0;
-        central_each_span(rescan_span, NULL);
+        heap_each_span(rescan_span, NULL);
     }
 }
 

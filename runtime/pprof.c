@@ -22,7 +22,8 @@
  * .cold sections (main, split-off cold paths) and names nothing in
  * libraries without DWARF; the symbol table does both. The text format
  * has no place for symbols but its "#" lines, which pprof ignores: it
- * symbolizes from MAPPED_LIBRARIES and the binaries.
+ * symbolizes from MAPPED_LIBRARIES and the binaries. The same lookup,
+ * names only, answers /debug/pprof/symbol (pprof_lookup_symbols).
  *
  * Locking: none of its own. The writers take the profile lock only inside
  * mprof_snapshot_take; GHHEAPPROFILE's state is a few atomics. */
@@ -1063,6 +1064,48 @@ static int pcinfo_cmp(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* symbolize_pcs looks up each of st->pc[0..st->n) (sorted, distinct) in
+ * the loaded objects' files: the function always, file:line too when
+ * lines is set. Returns 0 or -1 (no memory). */
+static int symbolize_pcs(struct arena *a, struct symtab *st, int lines)
+{
+    struct modlist ml = { a, NULL, 0, 512 };
+    ml.m = arena_alloc(a, ml.cap * sizeof *ml.m);
+    if (!ml.m)
+        return -1;
+    dl_iterate_phdr(modlist_add, &ml);
+    for (size_t k = 0; k < ml.n; k++) {
+        struct module *m = &ml.m[k];
+        size_t lo = 0;
+        while (lo < st->n && st->pc[lo].pc < m->lo)
+            lo++;
+        size_t hi = lo;
+        while (hi < st->n && st->pc[hi].pc < m->hi)
+            hi++;
+        if (hi == lo || m->loaded < 0)
+            continue;
+        module_load(a, m);
+        if (m->loaded < 0)
+            continue;
+        for (size_t i = lo; i < hi; i++)
+            module_symbol(m, st->pc[i].pc - m->bias, &st->pc[i]);
+        if (lines && m->line)
+            module_lines(a, m, st->pc + lo, hi - lo);
+    }
+    return 0;
+}
+
+/* symtab_sort sorts st->pc[0..n) and drops repeats, setting st->n. */
+static void symtab_sort(struct symtab *st, size_t n)
+{
+    sort_shell(st->pc, n, sizeof *st->pc, pcinfo_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || st->pc[u - 1].pc != st->pc[i].pc)
+            st->pc[u++] = st->pc[i];
+    st->n = u;
+}
+
 /* symbolize collects every call PC (return address - 1) of s and looks
  * each up in the loaded objects' files. Returns 0 or -1 (no memory). */
 static int symbolize(struct arena *a, const struct mprof_snapshot *s, struct symtab *st)
@@ -1077,37 +1120,8 @@ static int symbolize(struct arena *a, const struct mprof_snapshot *s, struct sym
     for (size_t i = 0; i < s->n; i++)
         for (int j = 0; j < s->rec[i].nstk; j++)
             st->pc[n++].pc = s->rec[i].stk[j] - 1;
-    sort_shell(st->pc, n, sizeof *st->pc, pcinfo_cmp);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || st->pc[u - 1].pc != st->pc[i].pc)
-            st->pc[u++] = st->pc[i];
-    st->n = u;
-
-    struct modlist ml = { a, NULL, 0, 512 };
-    ml.m = arena_alloc(a, ml.cap * sizeof *ml.m);
-    if (!ml.m)
-        return -1;
-    dl_iterate_phdr(modlist_add, &ml);
-    for (size_t k = 0; k < ml.n; k++) {
-        struct module *m = &ml.m[k];
-        size_t lo = 0;
-        while (lo < u && st->pc[lo].pc < m->lo)
-            lo++;
-        size_t hi = lo;
-        while (hi < u && st->pc[hi].pc < m->hi)
-            hi++;
-        if (hi == lo || m->loaded < 0)
-            continue;
-        module_load(a, m);
-        if (m->loaded < 0)
-            continue;
-        for (size_t i = lo; i < hi; i++)
-            module_symbol(m, st->pc[i].pc - m->bias, &st->pc[i]);
-        if (m->line)
-            module_lines(a, m, st->pc + lo, hi - lo);
-    }
-    return 0;
+    symtab_sort(st, n);
+    return symbolize_pcs(a, st, 1);
 }
 
 static const struct pcinfo *symtab_find(const struct symtab *st, uintptr_t pc)
@@ -1121,6 +1135,31 @@ static const struct pcinfo *symtab_find(const struct symtab *st, uintptr_t pc)
             h = mid;
     }
     return l < st->n && st->pc[l].pc == pc ? &st->pc[l] : NULL;
+}
+
+int pprof_lookup_symbols(const uintptr_t *addrs, size_t n,
+                         void (*fn)(uintptr_t addr, const char *name, void *arg), void *arg)
+{
+    struct arena a = { NULL };
+    struct symtab st;
+    st.pc = arena_alloc(&a, (n + 1) * sizeof *st.pc);
+    if (!st.pc) {
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        st.pc[i].pc = addrs[i];
+    symtab_sort(&st, n);
+    int rc = symbolize_pcs(&a, &st, 0);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct pcinfo *pi = symtab_find(&st, addrs[i]);
+        if (pi && pi->func)
+            fn(addrs[i], pi->func, arg);
+    }
+    arena_release(&a);
+    if (rc != 0)
+        errno = ENOMEM;
+    return rc;
 }
 
 /* ---- Legacy text format ----------------------------------------------- */

@@ -24,12 +24,23 @@
 #define GH_PPROF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* pprof_write_heap writes the heap profile to fd in the format selected by
  * debug (0 proto, otherwise text). With allocs != 0 the proto profile's
  * default sample type is alloc_space (Go's "allocs" profile). Returns 0,
  * or -1 with errno set (ENOMEM, or the failing write's errno). */
 int pprof_write_heap(int fd, int debug, int allocs);
+
+/* pprof_lookup_symbols names the function that contains each of
+ * addrs[0..n) (any order, repeats allowed), from the symbol tables of the
+ * loaded objects' files, and calls fn(addr, name, arg) for each address
+ * it could name, in the order given; name lives only during the call.
+ * Used by /debug/pprof/symbol. Like the writers it takes its memory from
+ * os_reserve. Returns 0, or -1 with errno = ENOMEM (then fn was not
+ * called). */
+int pprof_lookup_symbols(const uintptr_t *addrs, size_t n,
+                         void (*fn)(uintptr_t addr, const char *name, void *arg), void *arg);
 
 /* pprof_init acts on GHHEAPPROFILE=path: registers an exit handler that
  * writes a proto profile to path, and with GHHEAPPROFILE_INTERVAL=N also

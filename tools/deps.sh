@@ -13,7 +13,8 @@ set -eu
 # Why each package is needed: README.md, "Dependencies".
 PACKAGES="build-essential pkg-config binutils libatomic-ops-dev libunwind-dev
 libcmocka-dev zlib1g-dev libgc-dev golang-go libjemalloc-dev libmimalloc-dev
-libgoogle-perftools-dev gnuplot-nox graphviz librsvg2-bin libxml2-utils"
+libgoogle-perftools-dev gnuplot-nox graphviz librsvg2-bin libxml2-utils
+curl python3"
 
 # missing prints the packages of $PACKAGES that dpkg does not list as
 # installed, separated by spaces.
