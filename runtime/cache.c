@@ -22,10 +22,7 @@
  * whose thread was caught inside keeps its spans; its current spans are
  * marked whole so that an allocation in flight survives, and the owner
  * hands them all back (to be swept) at its next refill, when it sees that
- * sweep_gen moved on. A concurrent cycle (gc.c) flushes only the caches that were
- * idle through it, so that its pauses do not grow with the spans cached:
- * the others keep their spans, every free slot of which the cycle marked,
- * and hand them back the same way.
+ * sweep_gen moved on.
  *
  * Locking: caches.lock guards the list of caches and the dead-cache list.
  * Everything else here is the owner's, or the stopped world's. */
@@ -350,18 +347,6 @@ void cache_stamp_flushed(uintptr_t gen)
     for (struct cache *c = caches.live; c; c = c->next)
         if (!c->stopped_busy)
             c->sweep_gen = gen;
-}
-
-void cache_flush_idle(uintptr_t gen)
-{
-    uintptr_t now = AO_load(&sweep_gen);
-    for (struct cache *c = caches.live; c; c = c->next) {
-        if (!c->stopped_busy && c->sweep_gen != gen && c->sweep_gen != now) {
-            release_all(c);
-            fold_counts(c);
-            c->sweep_gen = now;
-        }
-    }
 }
 
 /* blacken marks every slot of s. A thread stopped inside the allocator

@@ -78,11 +78,6 @@ void cache_flush_all(void);
 /* cache_stamp_flushed records, after sweep_gen moved on to gen, that the
  * flushed caches hold no span of an older generation. */
 void cache_stamp_flushed(uintptr_t gen);
-/* cache_flush_idle, called after sweep_gen moved on from gen, flushes the
- * caches not busy whose owners have not refilled since before gen (their
- * spans carry two collections' marks) and stamps them; other caches keep
- * their spans and hand them back, unswept, at their next refill. */
-void cache_flush_idle(uintptr_t gen);
 /* cache_unmark_busy readies, before a mark, the spans that busy caches
  * kept through an earlier collection without a sweep (sweep_skip). */
 void cache_unmark_busy(void);
