@@ -96,7 +96,8 @@ endif
 
 # ---- Library, one set of rules per debug level ---------------------------
 
-RT_SRCS := $(sort $(wildcard runtime/*.c))
+# runtime/shim.c (malloc, free, ...) goes only into libgoheap-malloc.
+RT_SRCS := $(filter-out runtime/shim.c,$(sort $(wildcard runtime/*.c)))
 
 builddir_of = $(if $(filter 0,$1),build,build/debug$1)
 objs_of = $(patsubst runtime/%.c,$(call builddir_of,$1)/obj/%.o,$(RT_SRCS))
@@ -146,6 +147,21 @@ $2/libgoheap.so.$(VERSION): $(call objs_of,$1) tools/libgoheap.map
 $2/$(SONAME) $2/libgoheap.so: $2/libgoheap.so.$(VERSION)
 	$$(Q)ln -sf $$(<F) $$@
 
+$2/goheap-malloc.o: $(call objs_of,$1) $2/obj/shim.o
+	@echo "  LD -r   $$@"
+	$$(Q)$$(LD) -r -o $$@.tmp $$^
+	$$(Q)$$(OBJCOPY) --localize-hidden --localize-symbol=__start_gh_alloc_text --localize-symbol=__stop_gh_alloc_text $$@.tmp $$@
+	$$(Q)rm -f $$@.tmp
+
+$2/libgoheap-malloc.a: $2/goheap-malloc.o
+	@echo "  AR      $$@"
+	$$(Q)rm -f $$@
+	$$(Q)$$(AR) rcs $$@ $$<
+
+$2/libgoheap-malloc.so: $(call objs_of,$1) $2/obj/shim.o tools/libgoheap.map
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) -shared -pthread -Wl,-soname,libgoheap-malloc.so -Wl,-Bsymbolic-functions -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) $(LIBS_PRIVATE)
+
 $2/goheap.pc: goheap.pc.in include/goheap.h Makefile
 	@echo "  GEN     $$@"
 	$$(Q)$$(call goheap_pc,$(CURDIR),$$$${prefix}/$2,-Wl$$(comma)-rpath$$(comma)$$$${libdir} ) > $$@
@@ -160,7 +176,8 @@ comma := ,
 $(foreach l,0 1 2,$(eval $(call level_rules,$l,$(call builddir_of,$l))))
 
 .PHONY: all
-all: $(LIBGOHEAP_A) $(LIBGOHEAP_SO) $(BUILD)/$(SONAME) $(BUILD)/goheap.pc
+all: $(LIBGOHEAP_A) $(LIBGOHEAP_SO) $(BUILD)/$(SONAME) $(BUILD)/goheap.pc \
+	$(BUILD)/libgoheap-malloc.so $(BUILD)/libgoheap-malloc.a
 
 # ---- Install ----------------------------------------------------------------
 
@@ -249,11 +266,12 @@ STRESS_ARGS = stress_args() { sed -n "s|^// $$1-args: *||p" "$$2" | head -n 1; }
 
 # Only global symbols of the public API (and, once they exist, the malloc
 # family and pthread_create that interpose libc) may leave the library.
-EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create
+EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)
 
 .PHONY: check-symbols
-check-symbols: $(BUILD)/goheap.o $(LIBGOHEAP_SO)
-	@bad=$$( { $(NM) -g --defined-only $(BUILD)/goheap.o; $(NM) -D --defined-only $(LIBGOHEAP_SO); } | \
+check-symbols: $(BUILD)/goheap.o $(LIBGOHEAP_SO) $(BUILD)/goheap-malloc.o $(BUILD)/libgoheap-malloc.so
+	@bad=$$( { $(NM) -g --defined-only $(BUILD)/goheap.o $(BUILD)/goheap-malloc.o; \
+		$(NM) -D --defined-only $(LIBGOHEAP_SO) $(BUILD)/libgoheap-malloc.so; } | \
 		awk 'NF == 3 { print $$3 }' | sed 's/@.*//' | sort -u | grep -vxE '$(EXPORTS_ALLOWED)' || true); \
 	if [ -n "$$bad" ]; then echo "  FAIL    symbols leak out of the library:" $$bad; exit 1; fi; \
 	echo "  PASS    exported symbols"

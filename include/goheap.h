@@ -213,6 +213,23 @@ GH_API int gh_set_mem_profile_rate(int rate);
  * Returns 0, or -1 with errno set when writing failed. */
 GH_API int gh_write_heap_profile(int fd, int debug);
 
+/* ---- Leak checking ---------------------------------------------------- */
+
+/* gh_report_leaks marks the heap from every root with the world stopped
+ * (nothing is freed) and reports on stderr, in LeakSanitizer's style, the
+ * objects that are unreachable and were never freed: grouped by
+ * allocation stack, direct leaks (no other leaked object points to them)
+ * before indirect ones, biggest first; nothing is printed when there is
+ * no leak. With profile_fd >= 0 the same groups are also written there as
+ * a heap profile in Go's legacy text format ("objects" and "space" sample
+ * types), which `go tool pprof` reads. Allocation stacks are known for
+ * objects allocated through the malloc family of libgoheap-malloc while
+ * GODEBUG=gcleak=report is on; other leaks are counted under no stack. In
+ * the default mode, garbage that the next collection would have freed is
+ * reported too. Returns the number of bytes leaked (as asked for), or -1
+ * with errno set (ENOMEM, or the error of writing the profile). */
+GH_API int64_t gh_report_leaks(int profile_fd);
+
 /* ---- Environment ------------------------------------------------------ *
  * Read once, at the first call into goheap. A malformed value is reported
  * once on stderr ("goheap: ...") and the default is used.
@@ -228,17 +245,48 @@ GH_API int gh_write_heap_profile(int fd, int debug);
  *   gcstoptheworld=1  collect with the world stopped throughout.
  *   invalidptr=0      ignore invalid gh_free/gh_realloc pointers instead of
  *                     aborting (default 1).
+ *   gcleak=report     leak checking: no automatic collection (as GOGC=off),
+ *                     the malloc shim records every allocation's stack,
+ *                     and at exit gh_report_leaks(-1) runs, writing the
+ *                     profile to $GHHEAPPROFILE.leak when GHHEAPPROFILE is
+ *                     set. The exit status is not changed.
  *   memprofilerate=N  MemProfileRate at start-up (default 524288).
  *   scavtrace=1       one scavenger line per cycle on stderr.
  * GHHEAPPROFILE=path  write a heap profile to path at exit.
  * GHHEAPPROFILE_INTERVAL=bytes
  *                     also write one every N bytes allocated.
  * GHPPROF_ADDR=host:port
- *                     serve /debug/pprof/ over HTTP (loopback unless an
- *                     address is named; port 0 picks one and prints it):
- *                     the index, heap and allocs (debug=0|1, gc=1 on heap;
- *                     seconds= is not supported), symbol (GET and POST),
- *                     memstats (JSON) and cmdline.
+ *                     serve /debug/pprof/ over HTTP (loopback by default).
+ *
+ * The malloc family (libgoheap-malloc: LD_PRELOAD=libgoheap-malloc.so, or
+ * link with -lgoheap-malloc) runs any C or C++ program on goheap, in one
+ * of three modes:
+ *   default           free is honoured, and the collector also reclaims
+ *                     what the program leaked. The roots are then every
+ *                     private mapping of the process (re-read from
+ *                     /proc/self/maps at each cycle) besides goheap's own:
+ *                     data and bss, stacks, anonymous mmaps, other
+ *                     allocators' arenas, TLS, stacks of threads made
+ *                     by clone(2). A pointer the collector cannot see
+ *                     still lets its object be freed: one kept only in a
+ *                     shared mapping, a file, the kernel (epoll_event
+ *                     data, aio, io_uring user data), the registers of a
+ *                     thread made by clone(2) (such a thread is not
+ *                     stopped either, so it must not move pointers while
+ *                     a cycle runs), an unaligned word (packed structs),
+ *                     or one hidden by arithmetic (XOR lists, tags in the
+ *                     high bits, a pointer below the object's start).
+ *                     GOGC=off turns collection off.
+ *   GODEBUG=gcleak=report
+ *                     the leak checker (see gcleak above).
+ *   GOGC=off          a plain allocator with statistics: free alone
+ *                     recycles memory; gctrace, MemStats and profiles work.
+ * malloc returns scanned memory, zeroed when it is reused (gh_malloc);
+ * realloc(p, 0) frees p and returns NULL, and memalign and aligned_alloc
+ * round a non-power-of-two alignment up, as glibc does. The family is
+ * not async-signal-safe, as glibc's is not: do not call it from a signal
+ * handler that may interrupt it. fork() is safe (atfork handlers take
+ * every allocator lock). Invalid frees abort as gh_free does.
  */
 
 #ifdef __cplusplus

@@ -22,7 +22,10 @@
  * whose thread was caught inside keeps its spans; its current spans are
  * marked whole so that an allocation in flight survives, and the owner
  * hands them all back (to be swept) at its next refill, when it sees that
- * sweep_gen moved on.
+ * sweep_gen moved on. A concurrent cycle (gc.c) flushes only the caches that were
+ * idle through it, so that its pauses do not grow with the spans cached:
+ * the others keep their spans, every free slot of which the cycle marked,
+ * and hand them back the same way.
  *
  * Locking: caches.lock guards the list of caches and the dead-cache list.
  * Everything else here is the owner's, or the stopped world's. */
@@ -64,6 +67,8 @@ static struct {
     unsigned count;
     pthread_key_t key;    /* its destructor gives a thread's cache back at exit */
     pthread_once_t once;
+    pthread_t holder;     /* the thread in cache_lock_all..cache_unlock_all */
+    volatile AO_t held;   /* holder is valid */
 } caches = { .lock = PTHREAD_MUTEX_INITIALIZER, .once = PTHREAD_ONCE_INIT };
 
 /* ---- owned-span lists ----
@@ -349,6 +354,18 @@ void cache_stamp_flushed(uintptr_t gen)
             c->sweep_gen = gen;
 }
 
+void cache_flush_idle(uintptr_t gen)
+{
+    uintptr_t now = AO_load(&sweep_gen);
+    for (struct cache *c = caches.live; c; c = c->next) {
+        if (!c->stopped_busy && c->sweep_gen != gen && c->sweep_gen != now) {
+            release_all(c);
+            fold_counts(c);
+            c->sweep_gen = now;
+        }
+    }
+}
+
 /* blacken marks every slot of s. A thread stopped inside the allocator
  * may be between setting a slot's alloc bit and holding the object's
  * address anywhere we scan, or about to allocate slots that are free now;
@@ -361,29 +378,44 @@ static void blacken(struct span *s)
 }
 
 /* unmark readies a span that a busy cache kept through an earlier
- * collection for the coming mark (sweep_skip). */
+ * collection for the coming mark (sweep_skip). A transit span whose
+ * release got as far as central_uncache_span is on a central list
+ * already (owner cleared): stamping it swept there would leave a swept
+ * span in the unswept set, so it is left to the central sweep. */
 static void unmark(struct span *s)
 {
-    if (sweep_needed(s))
+    if (AO_load((volatile AO_t *)&s->owner) != 0 && sweep_needed(s))
         sweep_skip(s);
+}
+
+/* each_span calls fn on every span c owns. */
+static void each_span(struct cache *c, void (*fn)(struct span *))
+{
+    if (c->transit != NULL)
+        fn(c->transit);
+    for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
+        if (c->alloc[i] != &span_empty)
+            fn(c->alloc[i]);
+        for (struct span *s = c->partial[i]; s; s = s->next)
+            fn(s);
+        for (struct span *s = c->full[i]; s; s = s->next)
+            fn(s);
+    }
 }
 
 void cache_each_busy_span(void (*fn)(struct span *))
 {
-    for (struct cache *c = caches.live; c; c = c->next) {
-        if (!c->stopped_busy)
-            continue;
-        if (c->transit != NULL)
-            fn(c->transit);
-        for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
-            if (c->alloc[i] != &span_empty)
-                fn(c->alloc[i]);
-            for (struct span *s = c->partial[i]; s; s = s->next)
-                fn(s);
-            for (struct span *s = c->full[i]; s; s = s->next)
-                fn(s);
-        }
-    }
+    for (struct cache *c = caches.live; c; c = c->next)
+        if (c->stopped_busy)
+            each_span(c, fn);
+}
+
+void cache_unmark_stale(void)
+{
+    uintptr_t gen = AO_load(&sweep_gen);
+    for (struct cache *c = caches.live; c; c = c->next)
+        if (c->sweep_gen != gen)
+            each_span(c, unmark);
 }
 
 void cache_unmark_busy(void)
@@ -432,8 +464,19 @@ unsigned cache_count(void) { return caches.count; }
 void cache_lock_all(void)
 {
     pthread_mutex_lock(&caches.lock);
+    caches.holder = pthread_self();
+    AO_store(&caches.held, 1);
     for (struct cache *c = caches.live; c; c = c->next)
         c->stopped_busy = c != cache_self;
 }
 
-void cache_unlock_all(void) { pthread_mutex_unlock(&caches.lock); }
+void cache_unlock_all(void)
+{
+    AO_store(&caches.held, 0);
+    pthread_mutex_unlock(&caches.lock);
+}
+
+int cache_locked_by_me(void)
+{
+    return AO_load(&caches.held) && pthread_equal(caches.holder, pthread_self());
+}

@@ -78,9 +78,20 @@ void cache_flush_all(void);
 /* cache_stamp_flushed records, after sweep_gen moved on to gen, that the
  * flushed caches hold no span of an older generation. */
 void cache_stamp_flushed(uintptr_t gen);
+/* cache_flush_idle, called after sweep_gen moved on from gen, flushes the
+ * caches not busy whose owners have not refilled since before gen (their
+ * spans carry two collections' marks) and stamps them; other caches keep
+ * their spans and hand them back, unswept, at their next refill. */
+void cache_flush_idle(uintptr_t gen);
 /* cache_unmark_busy readies, before a mark, the spans that busy caches
  * kept through an earlier collection without a sweep (sweep_skip). */
 void cache_unmark_busy(void);
+/* cache_unmark_stale readies, before a concurrent mark, the spans of
+ * every cache (busy or not) that has not refilled since the last
+ * collection ended: they still carry its marks, so they are stamped swept
+ * with nothing freed (sweep_skip), and the coming cycle alone judges
+ * them. */
+void cache_unmark_stale(void);
 /* cache_blacken_busy marks every slot of the current (and in-transit)
  * spans of busy caches, so that an allocation in flight on a stopped thread
  * survives the sweep. */
@@ -94,5 +105,9 @@ unsigned cache_count(void);
 /* cache_lock_all/unlock_all take the cache list lock (before the stop). */
 void cache_lock_all(void);
 void cache_unlock_all(void);
+/* cache_locked_by_me tells whether the calling thread is between
+ * cache_lock_all and cache_unlock_all (a fork handler that took every
+ * allocator lock already). */
+int cache_locked_by_me(void);
 
 #endif

@@ -94,7 +94,11 @@ static void central_file(struct central *c, struct span *s)
 /* central_own makes s the current span of class spc in cache c. It runs
  * under the class lock, so that a collector stopping this thread finds s
  * either on a central list or in c, never in between. A fresh span made
- * just before a collection started needs its (empty) sweep here. */
+ * just before a collection started needs its (empty) sweep here.
+ * While a cycle marks, every free slot is marked first (allocate black):
+ * the concurrent marker only knows the objects of its snapshot, and the
+ * collector sets the phase with every central lock held, so the test
+ * here sees the phase the cache will allocate in. */
 static void central_own(struct span *s, struct cache *c, unsigned spc)
 {
     gh_assert(s->owner == NULL && s->list == LIST_NONE);
@@ -103,6 +107,9 @@ static void central_own(struct span *s, struct cache *c, unsigned spc)
     AO_store_full((volatile AO_t *)&s->owner, (AO_t)c);
     span_drain_xfree(s);
     s->alloc_count = span_count(s);
+    if (gc_marking())
+        for (unsigned w = 0; w < span_nwords(s); w++)
+            AO_or((volatile AO_t *)&s->mark_bits[w], (AO_t)(~s->alloc_bits[w] & span_valid_mask(s, w)));
     stats_heap_live_add((uintptr_t)(s->nelems - s->alloc_count) * s->elemsize);
     s->list = LIST_CACHE_CURRENT;
     s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
@@ -231,6 +238,10 @@ void central_add_large(struct span *s)
         AO_store((volatile AO_t *)&s->mark_bits[0], 0);
         AO_store_release(&s->sweepgen, AO_load(&sweep_gen));
     }
+    /* Allocated while a cycle marks: black, whatever phase span_init_large
+     * saw (the phase only changes with every central lock held). */
+    if (gc_marking())
+        AO_store((volatile AO_t *)&s->mark_bits[0], 1);
     list_push(c, s, LIST_FULL);
     lock_drop(&c->lock);
 }

@@ -40,10 +40,22 @@ struct heap {
     uint64_t nonempty[BIN_WORDS];     /* bit b: bins[b] != NULL */
     struct span *span_pool;           /* dead span structs */
     struct arena_ext *arenas;         /* every arena, newest first */
-    uint64_t *bits_chunk;             /* current shared chunk being carved */
+    uint64_t *bits_chunk;             /* current mark-bit chunk being carved */
     uintptr_t bits_left;              /* blocks left in bits_chunk */
+    struct mark_chunk *chunks, **chunks_tail; /* every mark-bit chunk, oldest first */
+    struct mark_chunk *slabs;         /* every span-struct slab, newest first */
+    char *slab_next;                  /* the current slab's next struct */
+    uintptr_t slab_left;              /* structs left in it */
     uintptr_t free_pages;             /* pages in free runs */
     int inited;
+};
+
+/* A chunk of mark bitmaps, listed so that the concurrent marker can find
+ * every bitmap (cmark.c), or a slab of span structs. Nodes are published
+ * with a release store of the link to them and never freed. */
+struct mark_chunk {
+    uint64_t *base;
+    struct mark_chunk *next;
 };
 
 /* Released-page bitmaps live beside each arena's page map. */
@@ -139,22 +151,55 @@ static struct span *bin_find(uintptr_t npages, uintptr_t align_pages)
 
 /* ---- span structs ---- */
 
-/* mark_bits_alloc carves a span's mark bitmap out of shared memory, so
- * that a marker process forked from us marks into our bitmaps. Span
- * structs are recycled, never freed, so each keeps its bitmap for good. */
+/* mark_bits_alloc carves a span's mark bitmap out of a chunk of
+ * HEAP_MARK_CHUNK bytes. The chunks are private memory: the concurrent
+ * marker (cmark.c) marks into its own copy of them and sends the result
+ * back, so a fork() by the program needs nothing special. Span structs
+ * are recycled, never freed, so each keeps its bitmap for good. */
 static uint64_t *mark_bits_alloc(void)
 {
-    enum { CHUNK = 1 << 20, BLOCK = SPAN_MAX_WORDS * sizeof(uint64_t) };
+    enum { BLOCK = SPAN_MAX_WORDS * sizeof(uint64_t) };
     if (heap.bits_left == 0) {
-        heap.bits_chunk = os_reserve_shared(CHUNK, OS_STAT_GC);
-        if (heap.bits_chunk == NULL)
+        struct mark_chunk *mc = os_meta_alloc(sizeof(*mc), OS_STAT_GC);
+        uint64_t *chunk = mc ? os_reserve(HEAP_MARK_CHUNK, HEAP_MARK_CHUNK, OS_STAT_GC) : NULL;
+        if (chunk == NULL)
             return NULL;
-        heap.bits_left = CHUNK / BLOCK;
+        mc->base = chunk;
+        if (heap.chunks_tail == NULL)
+            heap.chunks_tail = &heap.chunks;
+        AO_store_release((volatile AO_t *)heap.chunks_tail, (AO_t)mc);
+        heap.chunks_tail = &mc->next;
+        heap.bits_chunk = chunk;
+        heap.bits_left = HEAP_MARK_CHUNK / BLOCK;
     }
     uint64_t *b = heap.bits_chunk;
     heap.bits_chunk += SPAN_MAX_WORDS;
     heap.bits_left--;
     return b;
+}
+
+/* span_slab_alloc carves a new span struct out of a slab of HEAP_MARK_CHUNK
+ * bytes aligned to its size, so that heap_collapse can back the structs
+ * with huge pages (the concurrent marker's fork copies their page-table
+ * entries, see cmark.c). */
+static struct span *span_slab_alloc(void)
+{
+    enum { SIZE = (sizeof(struct span) + 63) & ~(size_t)63 };
+    if (heap.slab_left == 0) {
+        struct mark_chunk *mc = os_meta_alloc(sizeof(*mc), OS_STAT_GC);
+        char *slab = mc ? os_reserve(HEAP_MARK_CHUNK, HEAP_MARK_CHUNK, OS_STAT_MSPAN) : NULL;
+        if (slab == NULL)
+            return NULL;
+        mc->base = (uint64_t *)slab;
+        mc->next = heap.slabs;
+        AO_store_release((volatile AO_t *)&heap.slabs, (AO_t)mc);
+        heap.slab_next = slab;
+        heap.slab_left = HEAP_MARK_CHUNK / SIZE;
+    }
+    struct span *s = (struct span *)heap.slab_next;
+    heap.slab_next += SIZE;
+    heap.slab_left--;
+    return s;
 }
 
 static struct span *span_struct_alloc(void)
@@ -163,7 +208,7 @@ static struct span *span_struct_alloc(void)
     if (s != NULL) {
         heap.span_pool = s->next;
     } else {
-        s = os_meta_alloc(sizeof(struct span), OS_STAT_MSPAN);
+        s = span_slab_alloc();
         if (s == NULL)
             return NULL;
         s->mark_bits = mark_bits_alloc();
@@ -241,6 +286,9 @@ static int heap_grow(uintptr_t npages)
         heap.arenas = a;
         AO_store_release((volatile AO_t *)&arena_map[a->a.base >> ARENA_SHIFT], (AO_t)a);
     }
+    /* Huge pages: a fork-based snapshot (cmark.c) copies one page-table
+     * entry per 2 MiB instead of 512, which is most of its pause. */
+    os_hugepage((void *)base, narenas << ARENA_SHIFT);
     AO_store(&heap_stats.sys, AO_load(&heap_stats.sys) + (narenas << ARENA_SHIFT));
     struct span *r = span_struct_alloc();
     if (r == NULL)
@@ -448,6 +496,44 @@ uintptr_t heap_release_free(uintptr_t keep)
     return done;
 }
 
+/* HUGE_PAGES: pages in a transparent huge page (2 MiB). */
+#define HUGE_PAGES ((uintptr_t)(2 << 20) >> PAGE_SHIFT)
+
+void heap_collapse(void)
+{
+    static volatile AO_t unsupported;
+    if (AO_load(&unsupported))
+        return;
+    /* Span structs and mark bits: written by every allocation, so split
+     * by every cycle's copy-on-write. */
+    struct mark_chunk *lists[2] = { (struct mark_chunk *)AO_load_acquire((volatile AO_t *)&heap.slabs),
+                                    (struct mark_chunk *)AO_load_acquire((volatile AO_t *)&heap.chunks) };
+    for (int l = 0; l < 2; l++) {
+        for (struct mark_chunk *mc = lists[l]; mc; mc = (struct mark_chunk *)AO_load_acquire((volatile AO_t *)&mc->next)) {
+            if (os_collapse(mc->base, HEAP_MARK_CHUNK) != 0) {
+                AO_store(&unsupported, 1);
+                return;
+            }
+        }
+    }
+    for (struct arena_ext *a = (struct arena_ext *)AO_load_acquire((volatile AO_t *)&heap.arenas); a; a = a->next) {
+        uint32_t todo = 0;
+        lock_take(&heap.lock);
+        for (uintptr_t r = 0; r < PAGES_PER_ARENA / HUGE_PAGES; r++) {
+            const uint64_t *rel = &a->released[r * HUGE_PAGES / 64];
+            if (((r + 1) * HUGE_PAGES << PAGE_SHIFT) <= a->a.zeroed && (rel[0] | rel[1] | rel[2] | rel[3]) == 0)
+                todo |= (uint32_t)1 << r;
+        }
+        lock_drop(&heap.lock);
+        for (uintptr_t r = 0; todo != 0; r++, todo >>= 1) {
+            if ((todo & 1) && os_collapse((void *)(a->a.base + (r * HUGE_PAGES << PAGE_SHIFT)), HUGE_PAGES << PAGE_SHIFT) != 0) {
+                AO_store(&unsupported, 1);
+                return;
+            }
+        }
+    }
+}
+
 void heap_each_arena(void (*fn)(struct arena *a, void *arg), void *arg)
 {
     for (struct arena_ext *a = heap.arenas; a; a = a->next)
@@ -467,6 +553,13 @@ void heap_each_span(void (*fn)(struct span *s, void *arg), void *arg)
                 fn(s, arg);
         }
     }
+}
+
+void heap_each_mark_chunk(void (*fn)(uint64_t *base, size_t bytes, void *arg), void *arg)
+{
+    for (struct mark_chunk *mc = (struct mark_chunk *)AO_load_acquire((volatile AO_t *)&heap.chunks); mc;
+         mc = (struct mark_chunk *)AO_load_acquire((volatile AO_t *)&mc->next))
+        fn(mc->base, HEAP_MARK_CHUNK, arg);
 }
 
 void heap_check(void)

@@ -93,12 +93,28 @@ uintptr_t heap_release_free(uintptr_t keep);
 void heap_lock(void);
 void heap_unlock(void);
 
+/* heap_collapse asks the OS to back every 2 MiB piece of the arenas that
+ * is all used and none of it returned, and the chunks of span structs and
+ * mark bits, with a huge page again (os_collapse):
+ * copy-on-write after the concurrent marker's fork splits huge pages, and
+ * the next fork's pause grows with the page-table entries it copies (see
+ * cmark.c). Takes heap.lock only to choose the pieces. */
+void heap_collapse(void);
+
 /* heap_each_arena calls fn for every arena (collector, world stopped). */
 void heap_each_arena(void (*fn)(struct arena *a, void *arg), void *arg);
 
-/* heap_each_span calls fn for every in-use span, cached or not (world
- * stopped). */
+/* heap_each_span calls fn for every in-use span, found through the arenas'
+ * page maps, whoever owns it (world stopped, or in the marker process). */
 void heap_each_span(void (*fn)(struct span *s, void *arg), void *arg);
+
+/* Span mark bitmaps are carved out of private chunks of this many bytes,
+ * aligned to their size (a huge page, see heap_collapse).
+ * heap_each_mark_chunk calls fn for each chunk, oldest first; chunks are
+ * only ever added, at the end (lock-free; the list is published with
+ * release stores). */
+#define HEAP_MARK_CHUNK ((size_t)2 << 20)
+void heap_each_mark_chunk(void (*fn)(uint64_t *base, size_t bytes, void *arg), void *arg);
 
 /* heap_check walks the free bins and arenas, checking the page heap's
  * invariants (debug builds, tests). */

@@ -11,12 +11,13 @@
  *
  * Overflow: the grey stack is a fixed virtual reservation. When it is full
  * a newly marked object is not pushed; mark_drain then rescans every
- * marked scan object in the heap (every in-use span, cached or not),
- * which pushes whatever those left unmarked, until a pass ends without
+ * marked scan object in the heap (every in-use span, cached or not), which
+ * pushes whatever those left unmarked, until a pass ends without
  * overflow. Marking always completes.
  *
- * Locking: runs with the world stopped on one thread (mark bits are set
- * with atomics anyway, for the concurrent marker). */
+ * Locking: runs on one thread, with the world stopped or in the
+ * concurrent marker process on its snapshot (cmark.c); mark bits are set
+ * with atomics anyway, as other threads' frees may set them too. */
 #include <string.h>
 #include "mark.h"
 #include "heap.h"

@@ -304,6 +304,15 @@ void os_hugepage(void *p, size_t size)
     madvise(p, size, MADV_HUGEPAGE);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1 */
+#endif
+
+int os_collapse(void *p, size_t size)
+{
+    return madvise(p, size, MADV_COLLAPSE) == 0 || errno != EINVAL ? 0 : -1;
+}
+
 /* ---- Metadata ------------------------------------------------------- */
 
 void *os_meta_alloc(size_t size, enum os_stat stat)

@@ -48,6 +48,12 @@ void os_release(void *p, size_t size);
 /* os_hugepage asks for transparent huge pages on [p, p+size). */
 void os_hugepage(void *p, size_t size);
 
+/* os_collapse asks the OS to back [p, p+size) (huge-page aligned, all of
+ * it in use) with huge pages again now (MADV_COLLAPSE); pages that were
+ * not backed become backed. Returns 0, or -1 if the OS does not know the
+ * request (then it never will). */
+int os_collapse(void *p, size_t size);
+
 /* os_meta_alloc returns size bytes of zeroed, 16-byte aligned memory that
  * is never given back, counted under stat. Thread-safe (a spin lock).
  * Returns NULL when the OS refuses. */

@@ -30,10 +30,29 @@
  * can be stopped in is therefore safe to read: entries are published by the
  * count, and an entry being overwritten first becomes empty (hi = 0).
  *
+ * Private memory (roots_set_private, for the malloc shim): a program that
+ * was never written for a collector may keep the only pointer to an object
+ * anywhere it can write, so roots_each then also reports every private
+ * mapping listed in /proc/self/maps at that moment (read with the world
+ * stopped, so each cycle sees the current mappings) that is readable and
+ * writable, or anonymous and made read-only, minus a sorted exclusion
+ * list: goheap's own mappings (taken by roots_prepare, because os.c can
+ * only list them with the world running), goheap's own data and bss,
+ * whatever roots_each has reported already, and the thread stacks, each
+ * standing for its whole mapping below its top, since below a stopped
+ * thread's stack pointer the stack is dead. File mappings are probed for
+ * pages past the end of a file that shrank (process_vm_readv fails where
+ * a load would raise SIGBUS). Shared mappings are not scanned. Invariant:
+ * an exclusion is either memory goheap maps (as of roots_prepare; see
+ * roots_prepare_private for the one window), or memory that this same
+ * roots_each or threads_each_stack reports; so leaving it out hides no
+ * root.
+ *
  * Locking: prep_lock (roots_prepare only) is taken after gc.lock and
  * before the loader's lock, with no allocator lock held; user_lock is a
- * leaf. Under either, only os_meta_alloc's own lock is taken. roots_each
- * takes none. */
+ * leaf. Under either, only os.c's own locks are taken (os_meta_alloc,
+ * and for the private-memory list os_reserve and os_each_mapping).
+ * roots_each takes none. */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
@@ -42,6 +61,8 @@
 #include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "goheap.h"
@@ -49,11 +70,14 @@
 #include "threads.h"
 #include "atomic.h"
 #include "os.h"
+#include "os_map.h"
 #include "print.h"
 
 #define ROOTS_CHUNK_RECORDS 255
 #define ROOTS_USER_MAX 8192
 #define ROOTS_CHAIN_MAX (1 << 20)   /* bound on a chain walk: a torn chain must not loop */
+#define ROOTS_SELF_MAX 8            /* writable segments of goheap's own object */
+#define ROOTS_EXCL_SLACK 256        /* exclusions beyond the estimate made at prepare */
 #define WORD ((uintptr_t)sizeof(void *))
 
 struct roots_record {
@@ -71,12 +95,28 @@ struct roots_user {
     volatile AO_t lo, hi;
 };
 
+/* A range the private-memory scan leaves out. A stack range stands for
+ * its whole mapping below hi: below a stopped thread's stack pointer the
+ * stack is dead. */
+struct roots_excl {
+    uintptr_t lo, hi;
+    int stack;
+};
+
 static struct {
     pthread_mutex_t prep_lock;    /* serialises roots_prepare */
     struct roots_chunk *chunks;   /* prep_lock: all chunks ever allocated */
     size_t nrec;                  /* prep_lock to write: records taken */
     struct r_debug *r_debug;      /* prep_lock to write: the loader's, or NULL */
     uint64_t globals_bytes;       /* world stopped: last roots_each */
+    uintptr_t self[ROOTS_SELF_MAX][2]; /* prep_lock to write: goheap's own writable segments */
+    int nself;                    /* prep_lock to write */
+
+    volatile AO_t private_on;     /* roots_set_private */
+    struct roots_excl *excl;      /* prep_lock to map; first nowned from prepare, rest world stopped */
+    size_t excl_cap;              /* prep_lock: entries mapped */
+    size_t nowned;                /* prep_lock: goheap's mappings at prepare */
+    size_t nexcl;                 /* world stopped: entries in use */
 
     pthread_mutex_t user_lock;    /* serialises writers of the user table */
     struct roots_user *user;      /* user_lock: ROOTS_USER_MAX entries, or NULL */
@@ -90,11 +130,23 @@ static struct {
 
 /* ---- /proc/self/maps ------------------------------------------------- */
 
-int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), void *arg)
+/* One line of /proc/self/maps. */
+struct roots_map {
+    uintptr_t lo, hi;
+    int prot;       /* PROT_READ | PROT_WRITE | PROT_EXEC */
+    int shared;     /* 's' in the permissions: MAP_SHARED */
+    int file;       /* a nonzero inode: backed by a file */
+    int named;      /* a path or a pseudo-name such as [stack] or [vvar] */
+};
+
+/* roots_maps_parse calls fn for each line of /proc/self/maps until fn
+ * returns nonzero; roots_maps_each's contract (no allocation, no lock, not
+ * a cancellation point). */
+static int roots_maps_parse(int (*fn)(const struct roots_map *m, void *arg), void *arg)
 {
-    enum { F_LO, F_HI, F_PERM, F_REST } field = F_LO;
-    uintptr_t lo = 0, hi = 0;
-    int prot = 0, stop = 0, rc = 0, cancel_state;
+    enum { F_LO, F_HI, F_PERM, F_OFFSET, F_DEV, F_INODE, F_PATH } field = F_LO;
+    struct roots_map m = { 0 };
+    int perm = 0, stop = 0, rc = 0, cancel_state;
     char buf[1024];
 
     /* open and read are cancellation points; this must not be one (it runs
@@ -115,6 +167,13 @@ int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), 
         }
         for (ssize_t i = 0; i < n && !stop; i++) {
             char c = buf[i];
+            if (c == '\n') {
+                stop = fn(&m, arg);
+                memset(&m, 0, sizeof(m));
+                field = F_LO;
+                perm = 0;
+                continue;
+            }
             switch (field) {
             case F_LO:
             case F_HI:
@@ -123,29 +182,38 @@ int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), 
                 } else {
                     unsigned d = c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
                     if (field == F_LO)
-                        lo = lo << 4 | d;
+                        m.lo = m.lo << 4 | d;
                     else
-                        hi = hi << 4 | d;
+                        m.hi = m.hi << 4 | d;
                 }
                 break;
             case F_PERM:
-                if (c == 'r')
-                    prot |= PROT_READ;
-                else if (c == 'w')
-                    prot |= PROT_WRITE;
-                else if (c == 'x')
-                    prot |= PROT_EXEC;
-                else if (c == ' ') {
-                    field = F_REST;
-                    stop = fn(lo, hi, prot, arg);
-                }
+                if (c == ' ')
+                    field = F_OFFSET;
+                else if (perm == 0 && c == 'r')
+                    m.prot |= PROT_READ;
+                else if (perm == 1 && c == 'w')
+                    m.prot |= PROT_WRITE;
+                else if (perm == 2 && c == 'x')
+                    m.prot |= PROT_EXEC;
+                else if (perm == 3 && c == 's')
+                    m.shared = 1;
+                perm++;
                 break;
-            case F_REST:
-                if (c == '\n') {
-                    field = F_LO;
-                    lo = hi = 0;
-                    prot = 0;
-                }
+            case F_OFFSET:
+            case F_DEV:
+                if (c == ' ')
+                    field = field == F_OFFSET ? F_DEV : F_INODE;
+                break;
+            case F_INODE:
+                if (c == ' ')
+                    field = F_PATH;
+                else if (c != '0')
+                    m.file = 1;
+                break;
+            case F_PATH:
+                if (c != ' ')
+                    m.named = 1;
                 break;
             }
         }
@@ -153,6 +221,23 @@ int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), 
     close(fd);
     pthread_setcancelstate(cancel_state, NULL);
     return rc;
+}
+
+struct roots_maps_plain {
+    int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg);
+    void *arg;
+};
+
+static int roots_maps_plain(const struct roots_map *m, void *arg)
+{
+    struct roots_maps_plain *p = arg;
+    return p->fn(m->lo, m->hi, m->prot, p->arg);
+}
+
+int roots_maps_each(int (*fn)(uintptr_t lo, uintptr_t hi, int prot, void *arg), void *arg)
+{
+    struct roots_maps_plain p = { fn, arg };
+    return roots_maps_parse(roots_maps_plain, &p);
 }
 
 /* ---- Taking the segment list (world running) ------------------------- */
@@ -211,6 +296,22 @@ static int roots_contains_code(const struct dl_phdr_info *info)
     return 0;
 }
 
+/* roots_note_self records goheap's own writable segments, which the
+ * private-memory scan must leave out as the segment scan does. */
+static void roots_note_self(const struct dl_phdr_info *info)
+{
+    roots.nself = 0;
+    for (int i = 0; i < info->dlpi_phnum && roots.nself < ROOTS_SELF_MAX; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W) || ph->p_memsz == 0)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        roots.self[roots.nself][0] = lo;
+        roots.self[roots.nself][1] = lo + ph->p_memsz;
+        roots.nself++;
+    }
+}
+
 static int roots_phdr_object(struct dl_phdr_info *info, size_t size, void *data)
 {
     struct roots_prep *p = data;
@@ -222,8 +323,10 @@ static int roots_phdr_object(struct dl_phdr_info *info, size_t size, void *data)
     if (p->full)
         return 0;
     p->object_start = roots.nrec;
-    if (!is_exe && roots_contains_code(info))
+    if (!is_exe && roots_contains_code(info)) {
+        roots_note_self(info);
         return roots_push(p, info, 0, 0) != 0;
+    }
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_GNU_RELRO) {
@@ -293,6 +396,73 @@ static void roots_once(void)
     pthread_atfork(roots_fork_prepare, roots_fork_release, roots_fork_release);
 }
 
+/* ---- Private memory: what to leave out (world running) ---------------- */
+
+struct roots_owned {
+    size_t n;       /* ranges seen */
+    int fill;       /* store them into roots.excl too */
+};
+
+static void roots_owned_range(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    struct roots_owned *o = arg;
+    if (o->fill && o->n < roots.excl_cap)
+        roots.excl[o->n] = (struct roots_excl){ lo, hi, 0 };
+    o->n++;
+}
+
+/* roots_excl_reserve makes room for want exclusions. prep_lock held.
+ * Returns 0, or -1 when no memory could be mapped. */
+static int roots_excl_reserve(size_t want)
+{
+    if (want <= roots.excl_cap)
+        return 0;
+    size_t cap = roots.excl_cap ? roots.excl_cap : 1024;
+    while (cap < want)
+        cap *= 2;
+    struct roots_excl *e = os_reserve(cap * sizeof(*e), 0, OS_STAT_GC);
+    if (e == NULL)
+        return -1;
+    if (roots.excl != NULL)
+        os_unmap(roots.excl, roots.excl_cap * sizeof(*e), OS_STAT_GC);
+    roots.excl = e;
+    roots.excl_cap = cap;
+    return 0;
+}
+
+/* roots_prepare_private takes the list of goheap's own mappings (which
+ * os.c can only give with the world running, under its lock) into the
+ * head of roots.excl, with room after it for what roots_each adds.
+ * prep_lock held. Mappings goheap makes between now and the stop are
+ * scanned as if they were the program's: that keeps more alive for one
+ * cycle, never less. A range goheap unmaps in that window (a profile
+ * writer's scratch memory) stays excluded, so memory the program mapped
+ * at the same address within the same window would not be scanned: the
+ * one hole, closed only by a list of goheap's mappings that can be read
+ * with the world stopped. If no memory can be had the list stays empty,
+ * and then goheap's own memory is scanned too: wasteful, still safe. */
+static void roots_prepare_private(void)
+{
+    /* Room for what roots_each adds: segment pieces, user roots, stacks. */
+    size_t extra = 2 * roots.nrec + AO_load(&roots.nuser) + 4 * (size_t)threads_count() +
+                   ROOTS_SELF_MAX + ROOTS_EXCL_SLACK;
+    for (int tries = 0; tries < 4; tries++) {
+        struct roots_owned count = { 0, 0 };
+        os_each_mapping(roots_owned_range, &count);
+        if (roots_excl_reserve(2 * count.n + extra) != 0)
+            break;
+        /* The reservation above may itself be a new mapping: fill, and
+         * start over if the list outgrew the room meanwhile. */
+        struct roots_owned fill = { 0, 1 };
+        os_each_mapping(roots_owned_range, &fill);
+        if (fill.n + extra <= roots.excl_cap) {
+            roots.nowned = fill.n;
+            return;
+        }
+    }
+    roots.nowned = 0;
+}
+
 void roots_prepare(void)
 {
     struct roots_prep p = { .first = 1 };
@@ -303,7 +473,14 @@ void roots_prepare(void)
         roots.r_debug = roots_find_r_debug();
     roots.nrec = 0;
     dl_iterate_phdr(roots_phdr_object, &p);
+    if (AO_load(&roots.private_on))
+        roots_prepare_private();
     pthread_mutex_unlock(&roots.prep_lock);
+}
+
+void roots_set_private(int on)
+{
+    AO_store(&roots.private_on, on != 0);
 }
 
 /* ---- Scanning (world stopped) ---------------------------------------- */
@@ -313,7 +490,17 @@ struct roots_scan {
     void *arg;
     uint64_t bytes;
     uintptr_t lo, hi;      /* the segment being checked against the maps */
+    int exclude;           /* also note what is reported in roots.excl */
+    size_t cursor;         /* private scan: first exclusion not yet passed */
 };
+
+/* roots_exclude adds [lo, hi) to the exclusions, if there is room; a
+ * range that does not fit is scanned twice, which is harmless. */
+static void roots_exclude(uintptr_t lo, uintptr_t hi, int stack)
+{
+    if (roots.nexcl < roots.excl_cap)
+        roots.excl[roots.nexcl++] = (struct roots_excl){ lo, hi, stack };
+}
 
 static void roots_report(struct roots_scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -323,6 +510,8 @@ static void roots_report(struct roots_scan *s, uintptr_t lo, uintptr_t hi)
         return;
     s->fn(lo, hi, s->arg);
     s->bytes += hi - lo;
+    if (s->exclude)
+        roots_exclude(lo, hi, 0);
 }
 
 static int roots_report_mapped(uintptr_t lo, uintptr_t hi, int prot, void *arg)
@@ -349,9 +538,128 @@ static struct link_map *roots_chain_find(struct link_map **from, uintptr_t addr,
     return NULL;
 }
 
+/* ---- Private memory: the scan (world stopped) ----------------------- */
+
+static void roots_exclude_stack(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    (void)arg;
+    roots_exclude(lo, hi, 1);
+}
+
+/* roots_excl_sort sorts the exclusions by lo (heapsort: no allocation,
+ * no recursion, and qsort may call malloc). */
+static void roots_excl_sift(struct roots_excl *e, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && e[c + 1].lo > e[c].lo)
+            c++;
+        if (e[i].lo >= e[c].lo)
+            return;
+        struct roots_excl t = e[i];
+        e[i] = e[c];
+        e[c] = t;
+        i = c;
+    }
+}
+
+static void roots_excl_sort(struct roots_excl *e, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        roots_excl_sift(e, i, n);
+    for (size_t k = n; k-- > 1;) {
+        struct roots_excl t = e[0];
+        e[0] = e[k];
+        e[k] = t;
+        roots_excl_sift(e, 0, k);
+    }
+}
+
+/* roots_readable reports whether the byte at addr can be read, without
+ * touching it: process_vm_readv fails with EFAULT where a load would raise
+ * SIGSEGV or SIGBUS. Where the call is not allowed (seccomp) the answer is
+ * yes. */
+static int roots_readable(uintptr_t addr)
+{
+    char c;
+    struct iovec local = { &c, 1 }, remote = { (void *)addr, 1 };
+    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == 1)
+        return 1;
+    return errno != EFAULT;
+}
+
+/* roots_readable_end returns the end of the readable prefix of the file
+ * mapping [lo, hi): pages past the end of a file that shrank after it was
+ * mapped raise SIGBUS. */
+static uintptr_t roots_readable_end(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t page = os_page_size();
+    if (roots_readable(hi - 1))
+        return hi;
+    /* Pages [lo, a) are readable and [b, hi) are not, a file being cut
+     * only at its end: search for the boundary. */
+    uintptr_t a = lo, b = hi - page;
+    while (a < b) {
+        uintptr_t mid = a + ((b - a) / page / 2) * page;
+        if (roots_readable(mid))
+            a = mid + page;
+        else
+            b = mid;
+    }
+    return a;
+}
+
+static int roots_private_mapping(const struct roots_map *m, void *arg)
+{
+    struct roots_scan *s = arg;
+    uintptr_t lo = m->lo, hi = m->hi;
+
+    /* Private memory the program can read and could have written: every
+     * writable private mapping, and anonymous ones made read-only later.
+     * Pseudo-mappings such as [vvar] are named and read-only. */
+    if (!(m->prot & PROT_READ) || m->shared || lo >= hi)
+        return 0;
+    if (!(m->prot & PROT_WRITE) && (m->file || m->named))
+        return 0;
+    if (m->file)
+        hi = roots_readable_end(lo, hi);
+    while (s->cursor < roots.nexcl && roots.excl[s->cursor].hi <= lo)
+        s->cursor++;
+    uintptr_t cur = lo;
+    for (size_t i = s->cursor; i < roots.nexcl && roots.excl[i].lo < hi; i++) {
+        const struct roots_excl *e = &roots.excl[i];
+        if (e->hi <= lo)
+            continue;
+        uintptr_t elo = e->stack || e->lo < lo ? lo : e->lo;
+        if (elo > cur)
+            roots_report(s, cur, elo);
+        if (e->hi > cur)
+            cur = e->hi < hi ? e->hi : hi;
+    }
+    if (cur < hi)
+        roots_report(s, cur, hi);
+    return 0;
+}
+
+/* roots_scan_private reports the private memory of the process that no
+ * other root covers (see roots_set_private). */
+static void roots_scan_private(struct roots_scan *s)
+{
+    threads_each_stack(roots_exclude_stack, NULL);
+    for (int i = 0; i < roots.nself; i++)
+        roots_exclude(roots.self[i][0], roots.self[i][1], 0);
+    roots_excl_sort(roots.excl, roots.nexcl);
+    s->exclude = 0;
+    s->cursor = 0;
+    roots_maps_parse(roots_private_mapping, s);
+}
+
 int roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
 {
-    struct roots_scan s = { .fn = fn, .arg = arg };
+    int private_on = (int)AO_load(&roots.private_on) && roots.excl != NULL;
+    struct roots_scan s = { .fn = fn, .arg = arg, .exclude = private_on };
     struct r_debug *r = roots.r_debug;
     volatile int *state = r ? (volatile int *)&r->r_state : NULL;
     int consistent = state != NULL && *state == RT_CONSISTENT;
@@ -363,6 +671,7 @@ int roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
     int found = 0;
 
     gh_assert(threads_world_stopped_by_me());
+    roots.nexcl = roots.nowned;
     for (size_t i = 0; i < roots.nrec; i++) {
         if (i > 0 && i % ROOTS_CHUNK_RECORDS == 0)
             c = c->next;
@@ -391,6 +700,8 @@ int roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
     size_t n = AO_load_acquire(&roots.nuser);
     for (size_t i = 0; i < n; i++)
         roots_report(&s, AO_load(&roots.user[i].lo), AO_load(&roots.user[i].hi));
+    if (private_on)
+        roots_scan_private(&s);
     return chain > matched ? chain - matched : 0;
 }
 

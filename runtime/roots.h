@@ -59,6 +59,20 @@ int roots_add(uintptr_t lo, uintptr_t hi);
  * under the roots lock. gh_remove_roots is this. */
 void roots_remove(uintptr_t lo, uintptr_t hi);
 
+/* roots_set_private turns the private-memory scan on (nonzero) or off.
+ * While it is on, roots_prepare also lists goheap's own mappings, and
+ * roots_each, after the segments and the user roots, reports every part
+ * of a private mapping of /proc/self/maps (re-read at each call) that is
+ * readable and either writable or anonymous, except goheap's own memory
+ * (mappings and data/bss), what roots_each has already reported, and the
+ * thread stacks that threads_each_stack covers (from the stopped stack
+ * pointer up; the rest of each stack mapping is dead). Those are the
+ * roots of a program that does not know about the collector: anonymous
+ * mmaps, other allocators' arenas, stacks of threads made by clone or
+ * before goheap was loaded, TLS blocks, the brk heap. Shared mappings
+ * are not scanned. The malloc shim turns it on; off by default. */
+void roots_set_private(int on);
+
 /* roots_maps_each calls fn(lo, hi, prot, arg) for each line of
  * /proc/self/maps, in address order, with prot a mask of PROT_READ,
  * PROT_WRITE and PROT_EXEC, until fn returns nonzero. Allocates nothing,

@@ -1,21 +1,50 @@
 /* sweep.c: sweeping (Go: mgcsweep.go). After mark termination every span
  * needs sweeping (sweep_gen moved on by 2 with the world stopped). A span
- * is swept lazily when its central list hands it to a cache, by
- * sweep_all before the next cycle starts and on gh_gc, or when a free
- * lands in it. Sweeping keeps exactly the slots that are allocated and
- * marked and never touches a marked object's memory.
+ * is swept lazily when its central list hands it to a cache, by the
+ * background sweeper thread (Go's bgsweep), by sweep_all before the next
+ * cycle starts and on gh_gc, or when a free lands in it. Sweeping keeps
+ * exactly the slots that are allocated and marked and never touches a
+ * marked object's memory.
+ *
+ * Sweeping while a cycle marks (gc.c: a span a cache kept through the
+ * last cycle and hands back now) frees the slots that cycle left unmarked
+ * but keeps the marks: the running cycle's marker sends its marks in while
+ * the program runs (cmark.c), and clearing a span's bits now could drop
+ * them. The span's next sweep, after this cycle, clears them. Every slot
+ * allocated since that cycle's snapshot is marked, so keeping its marks
+ * keeps at most what the earlier cycle found dead a cycle longer.
+ *
+ * The background sweeper sweeps one span at a time, class by class, and
+ * yields the processor every few spans, so that sweeping rarely lands on
+ * an allocation; it is woken after every cycle and wakes the scavenger
+ * when it finds nothing left.
  *
  * Locking: the caller of sweep_span holds the span's central lock and no
- * cache owns the span (central.c guarantees both). */
+ * cache owns the span (central.c guarantees both). bg.lock guards the
+ * sweeper's wake-up; it is a leaf. */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include "sweep.h"
 #include "central.h"
+#include "gc.h"
+#include "scavenge.h"
 #include "stats.h"
 #include "mprof.h"
 #include "options.h"
 #include "print.h"
 
+/* Spans swept between two yields of the background sweeper. */
+#define SWEEP_BATCH 16
+
 volatile AO_t sweep_gen = 2;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int wake;                 /* bg.lock: sweeping work was handed over */
+    volatile AO_t started;    /* the thread exists (0 none, 1 starting, 2 running) */
+} bg = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 /* sweep_dead handles each slot freed by this sweep that someone may know
  * about: the profiler, or GODEBUG=clobberfree. */
@@ -38,9 +67,11 @@ static void sweep_dead(struct span *s, unsigned w, uint64_t dead)
 enum sweep_result sweep_span(struct span *s)
 {
     gh_assert(s->owner == NULL);
+    gh_assert(gh_debug < 2 || sweep_needed(s));
     span_drain_xfree(s);
     unsigned nw = span_nwords(s), live = 0, freed = 0;
     int notify = AO_load(&s->sampled) || opts.clobberfree;
+    int keep = gc_marking(); /* see the top of this file */
     for (unsigned w = 0; w < nw; w++) {
         uint64_t alloc = s->alloc_bits[w];
         uint64_t mark = (uint64_t)AO_load((volatile AO_t *)&s->mark_bits[w]);
@@ -49,7 +80,8 @@ enum sweep_result sweep_span(struct span *s)
             sweep_dead(s, w, dead);
         alloc &= mark;
         s->alloc_bits[w] = alloc;
-        AO_store((volatile AO_t *)&s->mark_bits[w], 0);
+        if (!keep)
+            AO_store((volatile AO_t *)&s->mark_bits[w], 0);
         freed += (unsigned)__builtin_popcountll(dead);
         live += (unsigned)__builtin_popcountll(alloc);
     }
@@ -75,4 +107,59 @@ void sweep_all(void)
     for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++)
         while (central_sweep_one(spc))
             ;
+}
+
+/* sweep_background sweeps every unswept span, yielding between batches. */
+static void sweep_background(void)
+{
+    unsigned n = 0;
+    for (unsigned spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+        while (central_sweep_one(spc)) {
+            if (++n % SWEEP_BATCH == 0)
+                sched_yield();
+        }
+    }
+}
+
+static void *sweep_main(void *arg)
+{
+    (void)arg;
+    gc_thread_enter(1);
+    pthread_mutex_lock(&bg.lock);
+    for (;;) {
+        while (!bg.wake)
+            pthread_cond_wait(&bg.cond, &bg.lock);
+        bg.wake = 0;
+        pthread_mutex_unlock(&bg.lock);
+        sweep_background();
+        scavenge_wake();
+        pthread_mutex_lock(&bg.lock);
+    }
+    return NULL;
+}
+
+void sweep_start(void)
+{
+    if (AO_load_acquire(&bg.started) != 0 || !AO_compare_and_swap_full(&bg.started, 0, 1))
+        return;
+    /* No thread: allocation and sweep_all do the work. */
+    AO_store_release(&bg.started, gc_spawn(sweep_main) == 0 ? 2 : 0);
+}
+
+void sweep_wake(void)
+{
+    if (AO_load_acquire(&bg.started) != 2)
+        return;
+    pthread_mutex_lock(&bg.lock);
+    bg.wake = 1;
+    pthread_cond_signal(&bg.cond);
+    pthread_mutex_unlock(&bg.lock);
+}
+
+void sweep_fork_child(void)
+{
+    pthread_mutex_init(&bg.lock, NULL);
+    pthread_cond_init(&bg.cond, NULL);
+    bg.wake = 0;
+    AO_store(&bg.started, 0);
 }

@@ -14,7 +14,7 @@ set -eu
 PACKAGES="build-essential pkg-config binutils libatomic-ops-dev libunwind-dev
 libcmocka-dev zlib1g-dev libgc-dev golang-go libjemalloc-dev libmimalloc-dev
 libgoogle-perftools-dev gnuplot-nox graphviz librsvg2-bin libxml2-utils
-curl python3"
+curl python3 sqlite3 git perl lua5.4"
 
 # missing prints the packages of $PACKAGES that dpkg does not list as
 # installed, separated by spaces.

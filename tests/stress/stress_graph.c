@@ -15,13 +15,17 @@
  * pass finished subgraphs to each other through global slots (the
  * receiver only reads them), and call gh_gc() now and then while automatic
  * collections run too. After every gh_gc() and every few megabytes, each
- * thread walks everything reachable from its roots and checks every
- * checksum: an object freed while reachable and handed out again, or
- * overwritten, fails it.
+ * thread walks everything reachable from its roots, checks every checksum
+ * (an object freed while reachable and handed out again, or overwritten,
+ * fails it) and asks gh_usable_size for every object's size (an object
+ * freed while reachable but not yet reused makes goheap report the
+ * pointer and abort). SEED makes the threads' choices repeatable, though
+ * not their interleaving.
  *
  * At the end the heap must have stayed bounded at GOGC=100:
- * gh_heap_inuse_peak() < 2.5 * LIVE_MB + 4 MB. Exit status 0 on success,
- * 1 with a message on stderr on the first failure. */
+ * gh_heap_inuse_peak() < 2.5 * LIVE_MB + 4 MB. Exit status 0 on success;
+ * on the first failure a message on stderr and status 1 (or goheap's
+ * abort). */
 // test-args: 4 2048 20 1
 // stress-args: 4 20480 20 1
 #define _GNU_SOURCE
@@ -78,6 +82,7 @@ static void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    fflush(stdout);
     fprintf(stderr, "stress_graph: FAIL: ");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
@@ -447,7 +452,7 @@ static void replace_root(struct tstate *t, int r)
     if (others + 4 * KB >= live_target)
         return;
     uint64_t room = live_target - others;
-    uint64_t want = rng_below(&t->rng, 20) == 0 ? live_target / 4 : rng_size(&t->rng, KB, 4 * live_target / NROOTS);
+    uint64_t want = rng_below(&t->rng, 20) == 0 ? live_target / 4 : KB + rng_below(&t->rng, 2 * live_target / NROOTS);
     if (want > room)
         want = room;
     t->root[r] = build(t, (enum kind)rng_below(&t->rng, NKINDS), want, &t->bytes[r]);

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "goheap.h"
+#include "cache.h"
 #include "heap.h"
 #include "mark.h"
 #include "span.h"
@@ -336,6 +337,7 @@ static void overflowing_grey_stack_keeps_finalizer_order(void **state)
     }
     chain_make(&a, &b);
     chain_slot = NULL;
+    clear_stack();
     mark_set_stack_limit(8);
     int a_ran = wait_runs(&a);
     int b_ran = wait_runs(&b);
@@ -359,23 +361,33 @@ static void overflowing_grey_stack_keeps_finalizer_order(void **state)
 /* The allocating thread spends most of its time inside the allocator, so
  * that collections often stop it there; its cache then keeps its spans
  * across the cycle. It builds chains of nodes held only by its own stack,
- * and checks each chain before dropping it. */
+ * and checks each chain (values, and every node still allocated) before
+ * dropping it. */
 struct allocator_thread {
+    struct cache *volatile cache; /* the thread's, once it has one */
     volatile int stop;
     volatile int broken;      /* a chain lost or reused a node */
     volatile uint64_t chains; /* chains checked */
+    void *volatile sink;
 };
 
 static void *allocating_main(void *arg)
 {
     struct allocator_thread *at = arg;
+    gh_free(gh_malloc(16)); /* makes the thread's cache */
+    at->cache = cache_self;
     while (!at->stop && !at->broken) {
         struct node *head = NULL;
-        for (uint64_t i = 0; i < 2048; i++)
+        for (uint64_t i = 0; i < 2048; i++) {
             head = node_new(head, i);
+            /* Pointer-free garbage: cheap allocations that keep the
+             * thread inside the allocator most of the time. */
+            for (int j = 0; j < 16; j++)
+                at->sink = gh_malloc_atomic(16);
+        }
         uint64_t want = 2048;
         for (const struct node *n = head; n != NULL; n = n->next) {
-            if (want == 0 || n->val != (TAG | (want - 1))) {
+            if (want == 0 || n->val != (TAG | (want - 1)) || !live(n)) {
                 at->broken = 1;
                 break;
             }
@@ -399,9 +411,13 @@ static void overflowing_grey_stack_keeps_objects_in_caches_of_stopped_threads(vo
     }
     memset(&at, 0, sizeof(at));
     assert_int_equal(pthread_create(&t, NULL, allocating_main, &at), 0);
+    while (at.cache == NULL)
+        usleep(100);
     mark_set_stack_limit(8);
-    for (int i = 0; i < 300 && !at.broken; i++) {
+    int busy = 0;
+    for (int i = 0; i < 1000 && !at.broken; i++) {
         gh_gc();
+        busy += at.cache->stopped_busy; /* this cycle found it inside the allocator */
         usleep(500);
     }
     mark_set_stack_limit(0);
@@ -410,6 +426,8 @@ static void overflowing_grey_stack_keeps_objects_in_caches_of_stopped_threads(vo
     for (int i = 0; i < WIDE; i++)
         wide[i] = NULL;
     assert_true(at.chains > 0);
+    if (busy == 0)
+        fail_msg("no collection stopped the allocating thread inside the allocator: nothing tested");
     if (at.broken)
         fail_msg("a chain held by the allocating thread lost a node to the collector");
 }
