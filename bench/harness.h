@@ -325,4 +325,20 @@ static inline void harness_table_write_csv(const struct harness_table *t, FILE *
     }
 }
 
+/* harness_table_save_csv writes t as CSV to path and says so on stdout,
+ * prefixed with prog. Returns 0, or 1 (after perror) if path cannot be
+ * written. */
+static inline int harness_table_save_csv(const struct harness_table *t, const char *path, const char *prog)
+{
+    FILE *f = harness_csv_open(path, NULL);
+    if (f == NULL) {
+        perror(path);
+        return 1;
+    }
+    harness_table_write_csv(t, f);
+    fclose(f);
+    printf("%s: wrote %s\n", prog, path);
+    return 0;
+}
+
 #endif /* GH_BENCH_HARNESS_H */

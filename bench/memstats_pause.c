@@ -216,15 +216,7 @@ int main(int argc, char **argv)
     }
     printf("memstats_pause: %ld CPUs online, load average %.2f when the run started\n",
            sysconf(_SC_NPROCESSORS_ONLN), load);
-    if (csv != NULL) {
-        FILE *f = harness_csv_open(csv, NULL);
-        if (f == NULL) {
-            perror(csv);
-            return 1;
-        }
-        harness_table_write_csv(&t, f);
-        fclose(f);
-        printf("memstats_pause: wrote %s\n", csv);
-    }
+    if (csv != NULL)
+        return harness_table_save_csv(&t, csv, "memstats_pause");
     return 0;
 }

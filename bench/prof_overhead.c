@@ -167,15 +167,7 @@ int main(int argc, char **argv)
     harness_table_print(&t, stdout);
     printf("prof_overhead: %ld CPUs online, load average %.2f when the run started\n",
            sysconf(_SC_NPROCESSORS_ONLN), load);
-    if (csv != NULL) {
-        FILE *f = harness_csv_open(csv, NULL);
-        if (f == NULL) {
-            perror(csv);
-            return 1;
-        }
-        harness_table_write_csv(&t, f);
-        fclose(f);
-        printf("prof_overhead: wrote %s\n", csv);
-    }
+    if (csv != NULL)
+        return harness_table_save_csv(&t, csv, "prof_overhead");
     return 0;
 }

@@ -18,7 +18,6 @@ GROWBENCH := $(BUILD)/tools/growbench
 GROWBENCH_GO := $(BUILD)/tools/growbench-go
 GROWTH_STRATEGIES ?= double,x1.5,goappend,exact,step,chunked,prealloc,realloc
 GROWTH_ARGS ?=
-GROWTH_PPROF_HIDE := ^(gh|malloc|cache|central|heap|span|mprof)_
 # Go builds with the Debian toolchain, caches under build/, fetches nothing.
 GROWTH_GO_ENV := GOCACHE=$(abspath build/go-cache) GOPATH=$(abspath build/gopath) \
 	GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local
@@ -56,7 +55,7 @@ demo-growth: $(GROWBENCH) $(GROWBENCH_GO)
 	@if [ -f $(GROWTH_DIR)/heap-goheap-double.pb.gz ]; then \
 		echo; echo "Heap profile of double, written at its peak (in-use bytes as of the last"; \
 		echo "completed collection, as in Go): go tool pprof -top -inuse_space"; \
-		$(GROWTH_GO_ENV) go tool pprof -top -inuse_space -hide='$(GROWTH_PPROF_HIDE)' \
+		$(GROWTH_GO_ENV) go tool pprof -top -inuse_space \
 			$(GROWBENCH) $(GROWTH_DIR)/heap-goheap-double.pb.gz 2>&1 | head -n 14; \
 	fi
 	@echo; echo "Chart: $(GROWTH_DIR)/growth.svg and $(GROWTH_DIR)/growth.png"
