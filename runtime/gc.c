@@ -83,6 +83,7 @@
 #include "stats.h"
 #include "pacer.h"
 #include "trace.h"
+#include "unwind.h"
 #include "options.h"
 #include "print.h"
 #include "os.h"
@@ -219,6 +220,7 @@ static __thread int gc_fork_locked __attribute__((tls_model("initial-exec")));
 
 static void gc_fork_prepare(void)
 {
+    unwind_fork_prepare();
     if (cache_locked_by_me())
         return;
     cache_lock_all();
@@ -231,6 +233,7 @@ static void gc_fork_prepare(void)
 
 static void gc_fork_parent(void)
 {
+    unwind_fork_done();
     if (!gc_fork_locked)
         return;
     gc_fork_locked = 0;

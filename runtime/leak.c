@@ -31,7 +31,6 @@
  * before it is taken. Nothing under it calls malloc. */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -52,6 +51,7 @@
 #include "os.h"
 #include "pprof.h"
 #include "print.h"
+#include "unwind.h"
 
 #define LEAK_MAX_FRAMES 32
 #define LEAK_CAPTURE (LEAK_MAX_FRAMES + 8)  /* frames taken before dropping ours */
@@ -109,7 +109,7 @@ static struct leak_stack *stack_at(uint32_t id)
 static __attribute__((noinline)) int leak_capture(uintptr_t caller, uintptr_t *pcs)
 {
     void *raw[LEAK_CAPTURE];
-    int n = unw_backtrace(raw, LEAK_CAPTURE);
+    int n = unwind_capture(raw, LEAK_CAPTURE);
     int first = n > 2 ? 2 : n;
     for (int i = 0; i < n && i < LEAK_CALLER_SEARCH; i++) {
         if ((uintptr_t)raw[i] == caller) {

@@ -39,7 +39,6 @@
  * slow paths into tail calls and moves them into "gh_malloc.cold" parts. */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 #include <errno.h>
 #include <link.h>
@@ -54,6 +53,7 @@
 #include "mprof.h"
 #include "options.h"
 #include "os.h"
+#include "unwind.h"
 
 #define BUCK_HASH_SIZE 179999       /* chains, as Go's buckHashSize */
 #define CYCLE_WRAP (3u << 25)       /* C wraps here, a multiple of 3 */
@@ -376,7 +376,7 @@ static int first_user_frame(const uintptr_t *pcs, int n)
 static __attribute__((always_inline)) inline int capture_stack(uintptr_t *stk)
 {
     void *raw[CAPTURE_MAX];
-    int n = unw_backtrace(raw, CAPTURE_MAX);
+    int n = unwind_capture(raw, CAPTURE_MAX);
     if (n <= 0)
         return 0;
     uintptr_t pcs[CAPTURE_MAX];

@@ -58,6 +58,7 @@
 #include "leak.h"
 #include "mark.h"
 #include "mprof.h"
+#include "unwind.h"
 #include "options.h"
 #include "os.h"
 #include "print.h"
@@ -117,6 +118,7 @@ static size_t boot_size(const void *p)
 
 static void shim_fork_prepare(void)
 {
+    unwind_fork_prepare(); /* first: a capture in flight may allocate */
     leak_lock();
     cache_lock_all();
     central_lock_all();
@@ -133,6 +135,7 @@ static void shim_fork_release(void)
     central_unlock_all();
     cache_unlock_all();
     leak_unlock();
+    unwind_fork_done();
 }
 
 /* ---- Initialisation -------------------------------------------------- */
