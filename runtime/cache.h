@@ -8,10 +8,16 @@
 /* Values of span.list for spans a cache owns (central.h has the others). */
 enum { LIST_CACHE_CURRENT = 8, LIST_CACHE_PARTIAL = 9, LIST_CACHE_FULL = 10 };
 
+/* span.free_left of an owned span counts the owner's fast frees until one
+ * needs cache_free_noncurrent: on the partial list, the objects allocated
+ * (the last free empties the span); on the full list, 1 (the first free
+ * moves it to the partial list); for a current span, this many. */
+#define CACHE_FREE_LEFT_CURRENT ((uint32_t)1 << 31)
+
 struct cache {
     /* Hot: touched on every malloc and free, first. */
-    uintptr_t free_base, free_size;       /* owner: [base, base+size) of free_span, a lookup hint */
-    struct span *free_span;               /* owner: span of the last fast free (validated on use) */
+    struct span *free_span;               /* owner: an owned span of a recent free (gh_free's hint),
+                                             span_empty if none */
     struct span *alloc[NUM_SPAN_CLASSES]; /* owner: current span per span class, span_empty if none */
     int64_t next_sample;                  /* owner: bytes until the next profile sample */
     uint64_t nmalloc[NUM_SIZE_CLASSES];   /* owner: small objects allocated */
@@ -60,9 +66,9 @@ struct cache *cache_get(void);
  * or NULL when out of memory. */
 struct span *cache_refill(struct cache *c, unsigned spc);
 
-/* cache_free_noncurrent handles an owner's free into a span that is not
- * current when the span was full (it moves to the partial list) or is now
- * empty (it goes back to the central list). */
+/* cache_free_noncurrent handles an owner's free that ran s->free_left
+ * down to 0: a full span moves to the partial list, an empty one goes back
+ * to the central list, and a current span just counts again. */
 void cache_free_noncurrent(struct cache *c, struct span *s);
 
 /* cache_note_stopped is called by the stop-the-world signal handler on

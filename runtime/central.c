@@ -112,6 +112,7 @@ static void central_own(struct span *s, struct cache *c, unsigned spc)
             AO_or((volatile AO_t *)&s->mark_bits[w], (AO_t)(~s->alloc_bits[w] & span_valid_mask(s, w)));
     stats_heap_live_add((uintptr_t)(s->nelems - s->alloc_count) * s->elemsize);
     s->list = LIST_CACHE_CURRENT;
+    s->free_left = CACHE_FREE_LEFT_CURRENT;
     s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
     span_next_window(s);
     c->alloc[spc] = s;

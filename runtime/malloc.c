@@ -69,22 +69,28 @@ static __attribute__((noinline, cold, noreturn)) void malloc_unswept(struct cach
 }
 
 /* zero clears a small object inline: a libc call costs more than the
- * stores for the common sizes. */
+ * stores for the common sizes. Every size class is a multiple of 8 and,
+ * from 16 up, of 16, so overlapping 16-byte stores cover it: n / 16 of
+ * them from the start, the last one ending at the object's end. */
 static inline __attribute__((always_inline)) void zero(void *p, uintptr_t n)
 {
-    if (n <= 128) {
-        char *q = p;
-        uintptr_t i = 0;
-        for (; i + 16 <= n; i += 16)
-            __builtin_memset(q + i, 0, 16);
-        if (i < n) /* every size class is a multiple of 8 */
-            __builtin_memset(q + i, 0, 8);
+    char *q = p;
+    if (n > 128) {
+        memset(p, 0, n);
         return;
     }
-    memset(p, 0, n);
+    if (n < 16) {
+        __builtin_memset(q, 0, 8);
+        return;
+    }
+    for (uintptr_t i = 16; i < n; i += 16)
+        __builtin_memset(q + i - 16, 0, 16);
+    __builtin_memset(q + n - 16, 0, 16);
 }
 
-/* malloc_small is the fast path: one span lookup, a ctz, a bit store. */
+/* malloc_small is the fast path: one span lookup, a ctz, a bit store.
+ * The slot's alloc bit is the lowest bit of the window, free ^ rest, and
+ * its address is counted from the window's first slot. */
 static inline __attribute__((always_inline)) void *malloc_small(size_t size, unsigned noscan)
 {
     struct cache *c = cache_self;
@@ -93,22 +99,23 @@ static inline __attribute__((always_inline)) void *malloc_small(size_t size, uns
     uint64_t free = s->alloc_cache;
     if (unlikely(free == 0))
         return malloc_refill(size, noscan);
-    unsigned bit = (unsigned)__builtin_ctzll(free);
-    unsigned w = s->cache_word;
-    s->alloc_cache = free & (free - 1);
-    gh_assert(gh_debug < 2 || !(s->alloc_bits[w] & ((uint64_t)1 << bit)));
+    uint64_t rest = free & (free - 1);
+    uintptr_t bit = (uintptr_t)__builtin_ctzll(free);
+    uintptr_t elemsize = s->elemsize;
+    s->alloc_cache = rest;
+    gh_assert(gh_debug < 2 || !(s->alloc_bits[s->cache_word] & (free ^ rest)));
     gh_assert(gh_debug < 2 || s->owner == c);
-    s->alloc_bits[w] |= (uint64_t)1 << bit;
-    void *p = (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize);
+    s->alloc_bits[s->cache_word] |= free ^ rest;
+    void *p = (void *)(s->window_base + bit * elemsize);
     /* A span that a collection passed by while we owned it must have had
      * every slot marked (cache_blacken_busy). */
-    if (gh_debug >= 2 && sweep_needed(s) && !span_is_marked(s, w * 64 + bit))
-        malloc_unswept(c, s, w * 64 + bit);
+    if (gh_debug >= 2 && sweep_needed(s) && !span_is_marked(s, s->cache_word * 64 + bit))
+        malloc_unswept(c, s, s->cache_word * 64 + bit);
     c->nmalloc[sc]++;
-    if (unlikely((c->next_sample -= (int64_t)s->elemsize) < 0))
+    if (unlikely((c->next_sample -= (int64_t)elemsize) < 0))
         return malloc_finish_slow(c, s, p, noscan);
     if (!noscan && s->needzero)
-        zero(p, s->elemsize);
+        zero(p, elemsize);
     return p;
 }
 
@@ -334,9 +341,13 @@ static ALLOC_TEXT void free_slow_in(uintptr_t p)
 }
 
 /* free_owned_slow: an owner's free that is invalid, or of an object the
- * profiler or a finalizer knows, or made while a cycle marks. */
-static ALLOC_TEXT void free_owned_slow_in(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+ * profiler or a finalizer knows, or made while a cycle marks. p is in
+ * [base, limit) of a span the calling thread's cache owns. */
+static ALLOC_TEXT void free_owned_slow_in(uintptr_t p)
 {
+    struct cache *c = cache_self;
+    struct span *s = heap_span_of(p);
+    uintptr_t idx = span_index(s, p);
     unsigned w = (unsigned)(idx / 64);
     uint64_t m = (uint64_t)1 << (idx % 64);
     if (s->base + idx * s->elemsize != p) {
@@ -356,7 +367,7 @@ static ALLOC_TEXT void free_owned_slow_in(struct cache *c, struct span *s, uintp
         s->alloc_cache |= m;
     s->needzero = 1;
     c->nfree[spanclass_sizeclass(s->spanclass)]++;
-    if (s->list != LIST_CACHE_CURRENT && (--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))
+    if (--s->free_left == 0)
         cache_free_noncurrent(c, s);
 }
 
@@ -367,10 +378,10 @@ static ALLOC_TEXT __attribute__((noinline)) void free_slow(uintptr_t p)
     alloc_leave();
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(uintptr_t p)
 {
     alloc_enter();
-    free_owned_slow_in(c, s, p, idx);
+    free_owned_slow_in(p);
     alloc_leave();
 }
 
@@ -378,38 +389,44 @@ GH_API ALLOC_TEXT void gh_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     struct cache *c = cache_self;
-    /* Frees come in runs on one span: try the last one before the page
-     * map. The hint is only a guess; the span's own fields decide. */
-    struct span *s = p - c->free_base < c->free_size ? c->free_span : heap_span_of(p);
-    if (likely(s != NULL && s->owner == c && p < s->limit && p >= s->base)) {
-        if (unlikely(s != c->free_span)) {
-            c->free_span = s;
-            c->free_base = s->base;
-            c->free_size = s->limit - s->base;
-        }
-        uintptr_t idx = span_index(s, p);
-        unsigned w = (unsigned)(idx / 64);
-        uint64_t m = (uint64_t)1 << (idx % 64);
-        uint64_t bits = s->alloc_bits[w];
-        /* One branch for every reason to leave the fast path: an interior
-         * pointer, a slot not allocated or already freed remotely, an
-         * object the profiler or a finalizer knows, a cycle marking. */
-        if (likely(((s->base + idx * s->elemsize) ^ p) == 0 &&
-                   ((~bits & m) | ((uint64_t)AO_load(&s->xfree_bits[w]) & m) | s->sampled | s->specials |
-                    (uint64_t)gc_marking()) == 0)) {
-            s->alloc_bits[w] = bits & ~m;
-            s->alloc_cache |= m & (uint64_t)-(int64_t)(w == s->cache_word);
-            s->needzero = 1;
-            c->nfree[spanclass_sizeclass(s->spanclass)]++;
-            if (s->list != LIST_CACHE_CURRENT && unlikely(--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))
-                cache_free_noncurrent(c, s);
+    struct span *s = c->free_span;
+    /* Frees come in runs on one span: the span of the last one is tried
+     * before the page map. If p is in it, s is c's: release() resets the
+     * hint to span_empty, which holds no address, when c lets go of it. */
+    uintptr_t off = p - s->base;
+    if (unlikely(off >= s->limit - s->base)) {
+        s = heap_span_of(p);
+        if (unlikely(s == NULL || s->owner != c || p >= s->limit || p < s->base)) {
+            if (ptr != NULL)
+                free_slow(p);
             return;
         }
-        return free_owned_slow(c, s, p, idx);
+        c->free_span = s;
+        off = p - s->base;
     }
-    if (ptr == NULL)
+    uintptr_t idx = (uintptr_t)(((uint64_t)off * s->divmul) >> 32);
+    unsigned w = (unsigned)(idx / 64);
+    uint64_t m = (uint64_t)1 << (idx % 64);
+    /* The reasons to leave the fast path: an interior pointer, a slot not
+     * allocated or already freed remotely, an object the profiler or a
+     * finalizer knows, a cycle marking. */
+    if (unlikely(idx * s->elemsize != off ||
+                 (s->sampled | s->specials | (uint64_t)AO_load(&gc_phase_marking)) != 0)) {
+        free_owned_slow(p);
         return;
-    free_slow(p);
+    }
+    uint64_t bits = s->alloc_bits[w];
+    if (unlikely(((~bits | (uint64_t)AO_load(&s->xfree_bits[w])) & m) != 0)) {
+        free_owned_slow(p);
+        return;
+    }
+    s->alloc_bits[w] = bits ^ m;
+    if (w == s->cache_word)
+        s->alloc_cache |= m;
+    s->needzero = 1;
+    c->nfree[spanclass_sizeclass(s->spanclass)]++;
+    if (unlikely(--s->free_left == 0))
+        cache_free_noncurrent(c, s);
 }
 
 /* ---- the rest of the family ---- */

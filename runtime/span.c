@@ -50,6 +50,7 @@ void span_init_small(struct span *s, unsigned spanclass, uintptr_t sweepgen, int
     s->nelems = sizeclass_nelems(sc);
     s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
     s->cache_word = 0;
+    s->window_base = s->base;
     s->alloc_cache = span_valid_mask(s, 0);
     AO_store(&s->sweepgen, sweepgen);
     AO_store_release(&s->state, SPAN_IN_USE);
@@ -110,6 +111,7 @@ ALLOC_TEXT int span_next_window(struct span *s)
             uint64_t free = ~s->alloc_bits[w] & span_valid_mask(s, w);
             if (free) {
                 s->cache_word = w;
+                s->window_base = s->base + (uintptr_t)w * 64 * s->elemsize;
                 s->alloc_cache = free;
                 return 1;
             }

@@ -56,7 +56,9 @@ struct cache;
 struct span {
     /* Hot: touched by every allocation from the owning cache. */
     uint64_t alloc_cache;      /* owner: ~alloc_bits[cache_word] & valid slots */
+    uintptr_t window_base;     /* owner: address of slot cache_word * 64 */
     uint32_t cache_word;       /* owner: word of alloc_bits mirrored above */
+    uint32_t free_left;        /* owner: fast frees until gh_free calls cache_free_noncurrent */
     uint8_t needzero;          /* owner/lock: slots may hold old data */
     uint8_t spanclass;         /* immutable while in use */
     uint8_t specials;          /* some object has a finalizer */
