@@ -328,7 +328,11 @@ ALLOC_TEXT void cache_free_noncurrent(struct cache *c, struct span *s)
         s->free_left = CACHE_FREE_LEFT_CURRENT;
         return;
     }
-    s->free_left = s->alloc_count = span_count(s);
+    /* Only the owner's frees count free_left down, and nothing else frees
+     * into an owned span's alloc bits but a drain of remote frees, which
+     * recounts: so a full span now holds one object less than it can, and
+     * a partial one is empty. */
+    s->free_left = s->alloc_count = s->list == LIST_CACHE_FULL ? s->nelems - 1 : 0;
     if (s->list == LIST_CACHE_FULL) {
         owned_remove(c, s);
         owned_push(c, s, LIST_CACHE_PARTIAL);

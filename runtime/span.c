@@ -27,6 +27,7 @@ int span_set_mark(struct span *s, uintptr_t idx)
 static void span_reset_common(struct span *s, unsigned spanclass, int black)
 {
     s->spanclass = (uint8_t)spanclass;
+    s->sizeclass = (uint8_t)spanclass_sizeclass(spanclass);
     AO_store(&s->sampled, 0);
     s->specials = 0;
     s->owner = NULL;
@@ -106,8 +107,10 @@ ALLOC_TEXT int span_next_window(struct span *s)
 {
     unsigned nw = span_nwords(s);
     for (unsigned pass = 0; pass < 2; pass++) {
-        for (unsigned i = 1; i <= nw; i++) {
-            unsigned w = (s->cache_word + i) % nw;
+        unsigned w = s->cache_word;
+        for (unsigned i = 0; i < nw; i++) {
+            if (++w >= nw)
+                w = 0;
             uint64_t free = ~s->alloc_bits[w] & span_valid_mask(s, w);
             if (free) {
                 s->cache_word = w;

@@ -61,6 +61,7 @@ struct span {
     uint32_t free_left;        /* owner: fast frees until gh_free calls cache_free_noncurrent */
     uint8_t needzero;          /* owner/lock: slots may hold old data */
     uint8_t spanclass;         /* immutable while in use */
+    uint8_t sizeclass;         /* immutable while in use: spanclass_sizeclass(spanclass) */
     uint8_t specials;          /* some object has a finalizer */
     uintptr_t base;            /* immutable while in use: first byte */
     uintptr_t elemsize;        /* immutable: object size (npages*PAGE_SIZE if large) */
