@@ -21,10 +21,14 @@ int span_set_mark(struct span *s, uintptr_t idx)
     return 0;
 }
 
-/* span_reset_common clears what both kinds of span start with. The mark
- * bits of a span created while a cycle marks are all set, so that nothing
+/* span_reset_common clears what both kinds of span start with, in the
+ * nw bitmap words the span uses: the alloc and xfree words past those are
+ * zero already (a span struct starts zeroed, and none of its lives used
+ * more words than it has now: a struct only comes back here as a large
+ * span, one word), and nothing reads mark words past them. The mark bits
+ * of a span created while a cycle marks are all set, so that nothing
  * allocated in it during the cycle is swept (allocate black). */
-static void span_reset_common(struct span *s, unsigned spanclass, int black)
+static void span_reset_common(struct span *s, unsigned spanclass, int black, unsigned nw)
 {
     s->spanclass = (uint8_t)spanclass;
     s->sizeclass = (uint8_t)spanclass_sizeclass(spanclass);
@@ -35,7 +39,7 @@ static void span_reset_common(struct span *s, unsigned spanclass, int black)
     s->list = 0;
     s->next = s->prev = NULL;
     AO_store(&s->xfree_pending, 0);
-    for (unsigned i = 0; i < SPAN_MAX_WORDS; i++) {
+    for (unsigned i = 0; i < nw; i++) {
         AO_store(&s->xfree_bits[i], 0);
         s->alloc_bits[i] = 0;
         AO_store((volatile AO_t *)&s->mark_bits[i], black ? ~(AO_t)0 : 0);
@@ -45,7 +49,7 @@ static void span_reset_common(struct span *s, unsigned spanclass, int black)
 void span_init_small(struct span *s, unsigned spanclass, uintptr_t sweepgen, int black)
 {
     unsigned sc = spanclass_sizeclass(spanclass);
-    span_reset_common(s, spanclass, black);
+    span_reset_common(s, spanclass, black, (sizeclass_nelems(sc) + 63) / 64);
     s->elemsize = class_to_size[sc];
     s->divmul = class_to_divmul[sc];
     s->nelems = sizeclass_nelems(sc);
@@ -59,7 +63,7 @@ void span_init_small(struct span *s, unsigned spanclass, uintptr_t sweepgen, int
 
 void span_init_large(struct span *s, unsigned spanclass, size_t size, uintptr_t sweepgen, int black)
 {
-    span_reset_common(s, spanclass, black);
+    span_reset_common(s, spanclass, black, 1);
     s->elemsize = s->npages << PAGE_SHIFT;
     s->divmul = 0;
     s->nelems = 1;

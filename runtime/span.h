@@ -82,6 +82,7 @@ struct span {
     struct span *next, *prev;  /* central list or heap free bin */
     uint32_t alloc_count;      /* central lock when unowned: slots allocated */
     uint8_t list;              /* central list the span is on (central.c) */
+    uint8_t kept;              /* central lock: an empty span kept on a partial list (central.c) */
 
     volatile AO_t xfree_pending;                /* a bit was set in xfree_bits */
     volatile AO_t xfree_bits[SPAN_MAX_WORDS];   /* frees by non-owners */
