@@ -51,11 +51,20 @@ struct cache cache_none;
 __thread struct cache *cache_self __attribute__((tls_model("initial-exec"))) = &cache_none;
 __thread int alloc_depth __attribute__((tls_model("initial-exec")));
 
+/* cache_free_pages_reset empties c's page hints. */
+static void cache_free_pages_reset(struct cache *c)
+{
+    for (unsigned i = 0; i < CACHE_FREE_PAGES; i++) {
+        c->free_pages[i].page = CACHE_NO_PAGE;
+        c->free_pages[i].span = &span_empty;
+    }
+}
+
 __attribute__((constructor(101))) static void cache_none_init(void)
 {
     for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
         cache_none.alloc[i] = &span_empty;
-    cache_none.free_span = &span_empty;
+    cache_free_pages_reset(&cache_none);
 }
 
 extern char __start_gh_alloc_text[] __attribute__((visibility("hidden")));
@@ -120,8 +129,10 @@ static ALLOC_TEXT void owned_remove(struct cache *c, struct span *s)
  * took its spans: one that did recomputed heapLive (Go: releaseAll). */
 static ALLOC_TEXT void release(struct cache *c, struct span *s)
 {
-    if (c->free_span == s)
-        c->free_span = &span_empty; /* gh_free's hint names only spans c owns */
+    /* gh_free's hints name only spans c owns. */
+    for (unsigned i = 0; i < CACHE_FREE_PAGES; i++)
+        if (c->free_pages[i].span == s)
+            c->free_pages[i].page = CACHE_NO_PAGE;
     unsigned used = central_uncache_span(s);
     if (c->sweep_gen == AO_load(&sweep_gen))
         stats_heap_live_sub((uintptr_t)(s->nelems - used) * s->elemsize);
@@ -266,7 +277,7 @@ struct cache *cache_get(void)
         memset(c, 0, sizeof(*c));
         for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
             c->alloc[i] = &span_empty;
-        c->free_span = &span_empty;
+        cache_free_pages_reset(c);
         c->sweep_gen = AO_load(&sweep_gen);
         c->next = caches.live;
         if (c->next)

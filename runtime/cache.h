@@ -14,11 +14,22 @@ enum { LIST_CACHE_CURRENT = 8, LIST_CACHE_PARTIAL = 9, LIST_CACHE_FULL = 10 };
  * moves it to the partial list); for a current span, this many. */
 #define CACHE_FREE_LEFT_CURRENT ((uint32_t)1 << 31)
 
+/* gh_free's hints: page number -> span for pages of spans the cache owns,
+ * direct-mapped by the page number's low bits. An entry names only a span
+ * the cache owns (release() clears the span's entries), so a hit needs no
+ * page map lookup and no owner check. Unused entries hold
+ * CACHE_NO_PAGE, which no address's page number equals. */
+#define CACHE_FREE_PAGES 64
+#define CACHE_NO_PAGE (~(uintptr_t)0)
+struct cache_page {
+    uintptr_t page;
+    struct span *span;
+};
+
 struct cache {
     /* Hot: touched on every malloc and free, first. */
-    struct span *free_span;               /* owner: an owned span of a recent free (gh_free's hint),
-                                             span_empty if none */
     struct span *alloc[NUM_SPAN_CLASSES]; /* owner: current span per span class, span_empty if none */
+    struct cache_page free_pages[CACHE_FREE_PAGES]; /* owner: gh_free's page -> owned span hints */
     int64_t next_sample;                  /* owner: bytes until the next profile sample */
     uint64_t nmalloc[NUM_SIZE_CLASSES];   /* owner: small objects allocated */
     uint64_t nfree[NUM_SIZE_CLASSES];     /* owner: small objects freed by the owner */

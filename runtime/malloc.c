@@ -405,19 +405,26 @@ GH_API ALLOC_TEXT void gh_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     struct cache *c = cache_self;
-    struct span *s = c->free_span;
-    /* Frees come in runs on one span: the span of the last one is tried
-     * before the page map. If p is in it, s is c's: release() resets the
-     * hint to span_empty, which holds no address, when c lets go of it. */
-    uintptr_t off = p - s->base; /* wraps if p < base: one test for both ends */
-    if (unlikely(off >= s->limit - s->base)) {
+    /* The page's hint first: on a hit, s is c's and p's page is in s. The
+     * one test on off catches both an address past the span's last object
+     * and, for a span from the page map, one below its base (off wraps). */
+    uintptr_t page = p >> PAGE_SHIFT;
+    struct cache_page *h = &c->free_pages[page % CACHE_FREE_PAGES];
+    struct span *s = h->span;
+    if (unlikely(h->page != page)) {
         s = heap_span_of(p);
-        if (unlikely(s == NULL || s->owner != c || (off = p - s->base) >= s->limit - s->base)) {
+        if (unlikely(s == NULL || s->owner != c)) {
             if (ptr != NULL)
                 free_slow(p);
             return;
         }
-        c->free_span = s;
+        h->page = page;
+        h->span = s;
+    }
+    uintptr_t off = p - s->base;
+    if (unlikely(off >= s->limit - s->base)) {
+        free_slow(p);
+        return;
     }
     uintptr_t idx = (uintptr_t)(((uint64_t)off * s->divmul) >> 32);
     unsigned w = (unsigned)(idx / 64);
