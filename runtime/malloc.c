@@ -196,16 +196,15 @@ static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned kind, uintptr_t al
     }
     s->needzero = (uint8_t)needzero;
     span_init_large(s, spanclass_make(0, (int)(kind & MALLOC_NOSCAN)), size, AO_load(&sweep_gen), gc_marking());
-    central_add_large(s);
     void *p = (void *)s->base;
-    if ((kind & MALLOC_ZERO) && s->needzero)
+    if ((kind & MALLOC_ZERO) && needzero)
         memset(p, 0, size);
-    uintptr_t bytes = s->npages << PAGE_SHIFT;
-    stats_large_allocated(bytes, 1);
-    stats_heap_live_add(bytes);
-    if ((c->next_sample -= (int64_t)bytes) < 0) {
+    central_add_large(s);
+    stats_large_allocated(npages << PAGE_SHIFT, 1);
+    stats_heap_live_add(npages << PAGE_SHIFT);
+    if ((c->next_sample -= (int64_t)(npages << PAGE_SHIFT)) < 0) {
         if (AO_load(&mprof_rate) > 0)
-            malloc_sample(s, p, bytes);
+            malloc_sample(s, p, npages << PAGE_SHIFT);
         c->next_sample = mprof_next_sample(&c->rng);
     }
     return p;

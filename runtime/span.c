@@ -22,12 +22,11 @@ int span_set_mark(struct span *s, uintptr_t idx)
 }
 
 /* span_reset_common clears what both kinds of span start with, in the
- * nw bitmap words the span uses: the alloc and xfree words past those are
- * zero already (a span struct starts zeroed, and none of its lives used
- * more words than it has now: a struct only comes back here as a large
- * span, one word), and nothing reads mark words past them. The mark bits
- * of a span created while a cycle marks are all set, so that nothing
- * allocated in it during the cycle is swept (allocate black). */
+ * nw bitmap words the span uses: the struct comes zeroed from the page
+ * heap, but its mark bitmap is kept from its earlier lives, and nothing
+ * reads mark words past a span's own. The mark bits of a span created
+ * while a cycle marks are all set, so that nothing allocated in it during
+ * the cycle is swept (allocate black). */
 static void span_reset_common(struct span *s, unsigned spanclass, int black, unsigned nw)
 {
     s->spanclass = (uint8_t)spanclass;
