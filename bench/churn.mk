@@ -4,7 +4,8 @@
 #                               tcmalloc: a table of ns per malloc+free pair,
 #                               ratios to mimalloc, and $(BUILD)/bench/churn.csv
 #   make bench-churn-callgrind  instructions per malloc+free pair under
-#                               callgrind (1 thread, 16 B); not part of bench
+#                               callgrind (1 thread, 16 B and 8-512 B, the
+#                               malloc drop-in too); not part of bench
 #
 # churn.c is built twice: $(CHURN_GH) calls gh_* from the static library,
 # $(CHURN) calls malloc/free and also drives the whole run, starting the
@@ -29,7 +30,7 @@ $(CHURN_GH): bench/churn.c bench/harness.h include/goheap.h $(LIBGOHEAP_A)
 bench-churn: $(CHURN) $(CHURN_GH)
 	$(CHURN) --gh $(CHURN_GH) --csv $(BUILD)/bench/churn.csv $(CHURN_ARGS)
 
-bench-churn-callgrind: $(CHURN) $(CHURN_GH)
+bench-churn-callgrind: $(CHURN) $(CHURN_GH) $(BUILD)/libgoheap-malloc.so
 	sh bench/run-churn.sh $(CHURN_GH) $(CHURN)
 
 BENCH_TARGETS += bench-churn

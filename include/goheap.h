@@ -281,8 +281,8 @@ GH_API int64_t gh_report_leaks(int profile_fd);
  *                     the leak checker (see gcleak above).
  *   GOGC=off          a plain allocator with statistics: free alone
  *                     recycles memory; gctrace, MemStats and profiles work.
- * malloc returns scanned memory, zeroed when it is reused (gh_malloc);
- * realloc(p, 0) frees p and returns NULL, and memalign and aligned_alloc
+ * malloc, realloc and memalign return scanned memory that is not zeroed
+ * (as glibc's is not; calloc zeroes); realloc(p, 0) frees p and returns NULL, and memalign and aligned_alloc
  * round a non-power-of-two alignment up, as glibc does. The family is
  * not async-signal-safe, as glibc's is not: do not call it from a signal
  * handler that may interrupt it. fork() is safe (atfork handlers take

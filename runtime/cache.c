@@ -51,10 +51,20 @@ struct cache cache_none;
 __thread struct cache *cache_self __attribute__((tls_model("initial-exec"))) = &cache_none;
 __thread int alloc_depth __attribute__((tls_model("initial-exec")));
 
+/* cache_free_pages_reset empties c's page hints. */
+static void cache_free_pages_reset(struct cache *c)
+{
+    for (unsigned i = 0; i < CACHE_FREE_PAGES; i++) {
+        c->free_pages[i].page = CACHE_NO_PAGE;
+        c->free_pages[i].span = &span_empty;
+    }
+}
+
 __attribute__((constructor(101))) static void cache_none_init(void)
 {
     for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
         cache_none.alloc[i] = &span_empty;
+    cache_free_pages_reset(&cache_none);
 }
 
 extern char __start_gh_alloc_text[] __attribute__((visibility("hidden")));
@@ -119,6 +129,10 @@ static ALLOC_TEXT void owned_remove(struct cache *c, struct span *s)
  * took its spans: one that did recomputed heapLive (Go: releaseAll). */
 static ALLOC_TEXT void release(struct cache *c, struct span *s)
 {
+    /* gh_free's hints name only spans c owns. */
+    for (unsigned i = 0; i < CACHE_FREE_PAGES; i++)
+        if (c->free_pages[i].span == s)
+            c->free_pages[i].page = CACHE_NO_PAGE;
     unsigned used = central_uncache_span(s);
     if (c->sweep_gen == AO_load(&sweep_gen))
         stats_heap_live_sub((uintptr_t)(s->nelems - used) * s->elemsize);
@@ -132,13 +146,16 @@ static ALLOC_TEXT void demote(struct cache *c, struct span *s)
     s->alloc_cache = 0;
     s->cache_word = UINT32_MAX; /* no free in it matches the window */
     s->alloc_count = span_count(s);
-    owned_push(c, s, s->alloc_count < s->nelems ? LIST_CACHE_PARTIAL : LIST_CACHE_FULL);
+    unsigned list = s->alloc_count < s->nelems ? LIST_CACHE_PARTIAL : LIST_CACHE_FULL;
+    s->free_left = list == LIST_CACHE_FULL ? 1 : s->alloc_count;
+    owned_push(c, s, list);
 }
 
 /* make_current makes c's transit span s its current span of the class. */
 static ALLOC_TEXT void make_current(struct cache *c, struct span *s)
 {
     s->list = LIST_CACHE_CURRENT;
+    s->free_left = CACHE_FREE_LEFT_CURRENT;
     s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
     span_next_window(s);
     c->alloc[s->spanclass] = s;
@@ -190,7 +207,7 @@ static ALLOC_TEXT void collect_xfree(struct cache *c)
     for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
         for (struct span *s = c->partial[i]; s; s = s->next)
             if (span_drain_xfree(s))
-                s->alloc_count = span_count(s);
+                s->free_left = s->alloc_count = span_count(s);
         /* Releasing a span may block, and a collection may then empty our
          * lists: start over from the head after each release. */
         struct span *s = c->full[i];
@@ -198,7 +215,7 @@ static ALLOC_TEXT void collect_xfree(struct cache *c)
             struct span *next = s->next;
             if (span_drain_xfree(s)) {
                 owned_remove(c, s);
-                s->alloc_count = span_count(s);
+                s->free_left = s->alloc_count = span_count(s);
                 if (s->alloc_count == 0) {
                     release(c, s);
                     next = c->full[i];
@@ -260,6 +277,7 @@ struct cache *cache_get(void)
         memset(c, 0, sizeof(*c));
         for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
             c->alloc[i] = &span_empty;
+        cache_free_pages_reset(c);
         c->sweep_gen = AO_load(&sweep_gen);
         c->next = caches.live;
         if (c->next)
@@ -317,6 +335,15 @@ again:
 ALLOC_TEXT void cache_free_noncurrent(struct cache *c, struct span *s)
 {
     unsigned spc = s->spanclass;
+    if (s->list == LIST_CACHE_CURRENT) {
+        s->free_left = CACHE_FREE_LEFT_CURRENT;
+        return;
+    }
+    /* Only the owner's frees count free_left down, and nothing else frees
+     * into an owned span's alloc bits but a drain of remote frees, which
+     * recounts: so a full span now holds one object less than it can, and
+     * a partial one is empty. */
+    s->free_left = s->alloc_count = s->list == LIST_CACHE_FULL ? s->nelems - 1 : 0;
     if (s->list == LIST_CACHE_FULL) {
         owned_remove(c, s);
         owned_push(c, s, LIST_CACHE_PARTIAL);

@@ -8,11 +8,28 @@
 /* Values of span.list for spans a cache owns (central.h has the others). */
 enum { LIST_CACHE_CURRENT = 8, LIST_CACHE_PARTIAL = 9, LIST_CACHE_FULL = 10 };
 
+/* span.free_left of an owned span counts the owner's fast frees until one
+ * needs cache_free_noncurrent: on the partial list, the objects allocated
+ * (the last free empties the span); on the full list, 1 (the first free
+ * moves it to the partial list); for a current span, this many. */
+#define CACHE_FREE_LEFT_CURRENT ((uint32_t)1 << 31)
+
+/* gh_free's hints: page number -> span for pages of spans the cache owns,
+ * direct-mapped by the page number's low bits. An entry names only a span
+ * the cache owns (release() clears the span's entries), so a hit needs no
+ * page map lookup and no owner check. Unused entries hold
+ * CACHE_NO_PAGE, which no address's page number equals. */
+#define CACHE_FREE_PAGES 64
+#define CACHE_NO_PAGE (~(uintptr_t)0)
+struct cache_page {
+    uintptr_t page;
+    struct span *span;
+};
+
 struct cache {
     /* Hot: touched on every malloc and free, first. */
-    uintptr_t free_base, free_size;       /* owner: [base, base+size) of free_span, a lookup hint */
-    struct span *free_span;               /* owner: span of the last fast free (validated on use) */
     struct span *alloc[NUM_SPAN_CLASSES]; /* owner: current span per span class, span_empty if none */
+    struct cache_page free_pages[CACHE_FREE_PAGES]; /* owner: gh_free's page -> owned span hints */
     int64_t next_sample;                  /* owner: bytes until the next profile sample */
     uint64_t nmalloc[NUM_SIZE_CLASSES];   /* owner: small objects allocated */
     uint64_t nfree[NUM_SIZE_CLASSES];     /* owner: small objects freed by the owner */
@@ -60,9 +77,9 @@ struct cache *cache_get(void);
  * or NULL when out of memory. */
 struct span *cache_refill(struct cache *c, unsigned spc);
 
-/* cache_free_noncurrent handles an owner's free into a span that is not
- * current when the span was full (it moves to the partial list) or is now
- * empty (it goes back to the central list). */
+/* cache_free_noncurrent handles an owner's free that ran s->free_left
+ * down to 0: a full span moves to the partial list, an empty one goes back
+ * to the central list, and a current span just counts again. */
 void cache_free_noncurrent(struct cache *c, struct span *s);
 
 /* cache_note_stopped is called by the stop-the-world signal handler on

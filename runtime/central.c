@@ -9,6 +9,13 @@
  * here, for the background sweeper or for sweep_all. Large spans (class 0)
  * live on full.
  *
+ * Empty spans go back to the page heap, except that each small class
+ * keeps a few on its partial list (kept: at least one span and at most
+ * CENTRAL_KEEP_BYTES of them): a class whose spans hold few objects
+ * empties and refills a span every few allocations, and the page heap's
+ * lock, bins and span set-up cost far more than taking a span off a list.
+ * gh_free_os_memory hands them back (central_drop_kept).
+ *
  * Locking: centrals[spc].lock guards the lists, the unowned spans' bits and
  * alloc_count, and the counters. Lock order: central, then heap. Every path
  * that found a span without the lock re-validates it under the lock. Hot
@@ -24,6 +31,8 @@
 #include "print.h"
 
 struct central centrals[NUM_SPAN_CLASSES];
+
+#define CENTRAL_KEEP_BYTES ((uintptr_t)64 << 10)
 
 __attribute__((constructor(101))) static void central_init_locks(void)
 {
@@ -52,7 +61,12 @@ static void list_push(struct central *c, struct span *s, unsigned kind)
         (*h)->prev = s;
     *h = s;
     s->list = (uint8_t)list;
+    if (s->alloc_count == 0) {
+        s->kept = 1;
+        c->nkept++;
+    }
 }
+
 
 static void list_remove(struct central *c, struct span *s)
 {
@@ -65,6 +79,8 @@ static void list_remove(struct central *c, struct span *s)
         s->next->prev = s->prev;
     s->next = s->prev = NULL;
     s->list = LIST_NONE;
+    if (s->kept)
+        c->nkept--;
 }
 
 static struct span *pop_unswept(struct central *c)
@@ -83,8 +99,12 @@ static int is_large(const struct span *s) { return spanclass_sizeclass(s->spancl
 static void central_file(struct central *c, struct span *s)
 {
     if (s->alloc_count == 0) {
-        if (is_large(s))
+        if (is_large(s)) {
             stats_large_freed(s);
+        } else if (c->nkept == 0 || (c->nkept + 1) * (s->npages << PAGE_SHIFT) <= CENTRAL_KEEP_BYTES) {
+            list_push(c, s, LIST_PARTIAL);
+            return;
+        }
         heap_free_span(s);
         return;
     }
@@ -102,6 +122,7 @@ static void central_file(struct central *c, struct span *s)
 static void central_own(struct span *s, struct cache *c, unsigned spc)
 {
     gh_assert(s->owner == NULL && s->list == LIST_NONE);
+    s->kept = 0; /* in use again */
     if (sweep_needed(s))
         sweep_span(s);
     AO_store_full((volatile AO_t *)&s->owner, (AO_t)c);
@@ -112,6 +133,7 @@ static void central_own(struct span *s, struct cache *c, unsigned spc)
             AO_or((volatile AO_t *)&s->mark_bits[w], (AO_t)(~s->alloc_bits[w] & span_valid_mask(s, w)));
     stats_heap_live_add((uintptr_t)(s->nelems - s->alloc_count) * s->elemsize);
     s->list = LIST_CACHE_CURRENT;
+    s->free_left = CACHE_FREE_LEFT_CURRENT;
     s->cache_word = span_nwords(s) - 1; /* the window search starts at word 0 */
     span_next_window(s);
     c->alloc[spc] = s;
@@ -261,6 +283,26 @@ int central_free_large(struct span *s, unsigned spc, uintptr_t p)
     central_file(c, s);
     lock_drop(&c->lock);
     return 0;
+}
+
+void central_drop_kept(void)
+{
+    for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++) {
+        struct central *c = &centrals[i];
+        lock_take(&c->lock);
+        for (unsigned set = 0; set < 2; set++) {
+            struct span *s = c->partial[set];
+            while (s != NULL) {
+                struct span *next = s->next;
+                if (s->kept) {
+                    list_remove(c, s);
+                    heap_free_span(s);
+                }
+                s = next;
+            }
+        }
+        lock_drop(&c->lock);
+    }
 }
 
 void central_lock_all(void)

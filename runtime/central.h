@@ -15,6 +15,7 @@ struct central {
     pthread_mutex_t lock;
     struct span *partial[2];  /* unowned spans with a free slot */
     struct span *full[2];     /* unowned spans without one (all large spans) */
+    unsigned nkept;           /* empty spans kept on partial (central.c) */
 } __attribute__((aligned(64)));
 
 extern struct central centrals[NUM_SPAN_CLASSES];
@@ -46,6 +47,10 @@ void central_drain_unowned(struct span *s, unsigned spc);
  * its pages (0), or returns -1 if p is not a live large object. */
 void central_add_large(struct span *s);
 int central_free_large(struct span *s, unsigned spc, uintptr_t p);
+
+/* central_drop_kept returns every kept empty span (central.c) to the page
+ * heap, so that its pages can go back to the OS. Takes each class lock. */
+void central_drop_kept(void);
 
 /* Collector interface (world stopped, all central locks held by the
  * collector, see gc.c): */

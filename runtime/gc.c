@@ -111,7 +111,7 @@
  * limiter while the marker works (Go: sysmon's 10 ms). */
 #define GC_REVISE_PERIOD_MS 10
 
-volatile AO_t gc_phase_marking;
+volatile AO_t gc_phase_marking __attribute__((aligned(64))); /* read by every gh_free: a line of its own */
 volatile AO_t gc_trigger_bytes = ~(AO_t)0;
 __thread int lock_held_all __attribute__((tls_model("initial-exec")));
 

@@ -65,9 +65,12 @@ struct arena_ext {
     uint64_t released[PAGES_PER_ARENA / 64];
 };
 
-static struct heap heap = { .lock = PTHREAD_MUTEX_INITIALIZER };
-struct arena *volatile *arena_map;
-struct heap_stats heap_stats;
+/* Each on cache lines of its own: every free that misses its hint reads
+ * arena_map, while the lock and the counters are written by every span
+ * allocation. */
+static struct heap heap __attribute__((aligned(64))) = { .lock = PTHREAD_MUTEX_INITIALIZER };
+struct arena *volatile *arena_map __attribute__((aligned(64)));
+struct heap_stats heap_stats __attribute__((aligned(64)));
 
 void heap_lock(void) { lock_take(&heap.lock); }
 void heap_unlock(void) { lock_drop(&heap.lock); }

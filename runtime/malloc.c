@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <string.h>
 #include "goheap.h"
+#include "malloc_noz.h"
 #include "cache.h"
 #include "central.h"
 #include "heap.h"
@@ -51,9 +52,14 @@
  * overflow (64 TiB: far beyond the address space we map). */
 #define MAX_ALLOC ((size_t)1 << 46)
 
-static void *malloc_large(size_t size, unsigned noscan, uintptr_t align_pages);
-static void *malloc_refill(size_t size, unsigned noscan);
-static void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned noscan);
+/* What an allocation asks for: a pointer-free object (its span class is
+ * noscan, never scanned) and zeroed memory. gh_malloc is MALLOC_ZERO,
+ * gh_malloc_atomic MALLOC_NOSCAN, malloc_noz neither. */
+enum { MALLOC_NOSCAN = 1, MALLOC_ZERO = 2 };
+
+static void *malloc_large(size_t size, unsigned kind, uintptr_t align_pages);
+static void *malloc_refill(unsigned sc, unsigned kind);
+static void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned kind);
 
 /* malloc_unswept reports (DEBUG=2) an allocation from a span that a
  * collection passed by without marking the slot: the object would be
@@ -68,73 +74,88 @@ static __attribute__((noinline, cold, noreturn)) void malloc_unswept(struct cach
     print_internal_error(__FILE__, __LINE__, "allocation from an unswept span");
 }
 
-/* zero clears a small object inline: a libc call costs more than the
- * stores for the common sizes. */
-static inline __attribute__((always_inline)) void zero(void *p, uintptr_t n)
+/* zero clears a small object and returns it. Every size class is a
+ * multiple of 8 and, from 16 up, of 16, so up to 128 bytes two runs of
+ * stores, one from each end, cover it; they overlap when n is not a power
+ * of two. A libc call costs more than those stores. */
+static inline __attribute__((always_inline)) void *zero(void *p, uintptr_t n)
 {
-    if (n <= 128) {
-        char *q = p;
-        uintptr_t i = 0;
-        for (; i + 16 <= n; i += 16)
-            __builtin_memset(q + i, 0, 16);
-        if (i < n) /* every size class is a multiple of 8 */
-            __builtin_memset(q + i, 0, 8);
-        return;
+    char *q = p;
+    if (n <= 16) {
+        __builtin_memset(q, 0, 8);
+        __builtin_memset(q + n - 8, 0, 8);
+    } else if (n <= 32) {
+        __builtin_memset(q, 0, 16);
+        __builtin_memset(q + n - 16, 0, 16);
+    } else if (n <= 64) {
+        __builtin_memset(q, 0, 32);
+        __builtin_memset(q + n - 32, 0, 32);
+    } else if (n <= 128) {
+        __builtin_memset(q, 0, 64);
+        __builtin_memset(q + n - 64, 0, 64);
+    } else {
+        return memset(p, 0, n);
     }
-    memset(p, 0, n);
-}
-
-/* malloc_small is the fast path: one span lookup, a ctz, a bit store. */
-static inline __attribute__((always_inline)) void *malloc_small(size_t size, unsigned noscan)
-{
-    struct cache *c = cache_self;
-    unsigned sc = sizeclass_of(size);
-    struct span *s = c->alloc[sc << 1 | noscan];
-    uint64_t free = s->alloc_cache;
-    if (unlikely(free == 0))
-        return malloc_refill(size, noscan);
-    unsigned bit = (unsigned)__builtin_ctzll(free);
-    unsigned w = s->cache_word;
-    s->alloc_cache = free & (free - 1);
-    gh_assert(gh_debug < 2 || !(s->alloc_bits[w] & ((uint64_t)1 << bit)));
-    gh_assert(gh_debug < 2 || s->owner == c);
-    s->alloc_bits[w] |= (uint64_t)1 << bit;
-    void *p = (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize);
-    /* A span that a collection passed by while we owned it must have had
-     * every slot marked (cache_blacken_busy). */
-    if (gh_debug >= 2 && sweep_needed(s) && !span_is_marked(s, w * 64 + bit))
-        malloc_unswept(c, s, w * 64 + bit);
-    c->nmalloc[sc]++;
-    if (unlikely((c->next_sample -= (int64_t)s->elemsize) < 0))
-        return malloc_finish_slow(c, s, p, noscan);
-    if (!noscan && s->needzero)
-        zero(p, s->elemsize);
     return p;
 }
 
-static inline __attribute__((always_inline)) void *malloc_any(size_t size, unsigned noscan)
+/* malloc_small is the fast path, for size class sc: one span lookup, a
+ * ctz, a bit store. The slot's alloc bit is the lowest bit of the window,
+ * free ^ rest, and its address is counted from the window's first slot. */
+static inline __attribute__((always_inline)) void *malloc_small(unsigned sc, unsigned kind)
 {
-    if (likely(size - 1 < MAX_SMALL_SIZE)) /* size 0 wraps: handled below */
-        return malloc_small(size, noscan);
+    struct cache *c = cache_self;
+    struct span *s = c->alloc[sc << 1 | (kind & MALLOC_NOSCAN)];
+    uint64_t free = s->alloc_cache;
+    if (unlikely(free == 0))
+        return malloc_refill(sc, kind);
+    uint64_t rest = free & (free - 1);
+    uintptr_t bit = (unsigned)__builtin_ctzll(free);
+    uintptr_t elemsize = s->elemsize;
+    s->alloc_cache = rest;
+    gh_assert(gh_debug < 2 || !(s->alloc_bits[s->cache_word] & (free ^ rest)));
+    gh_assert(gh_debug < 2 || s->owner == c);
+    s->alloc_bits[s->cache_word] |= free ^ rest;
+    void *p = (void *)(s->window_base + bit * elemsize);
+    /* A span that a collection passed by while we owned it must have had
+     * every slot marked (cache_blacken_busy). */
+    if (gh_debug >= 2 && sweep_needed(s) && !span_is_marked(s, s->cache_word * 64 + bit))
+        malloc_unswept(c, s, s->cache_word * 64 + bit);
+    c->nmalloc[sc]++;
+    if (unlikely((c->next_sample -= (int64_t)elemsize) < 0))
+        return malloc_finish_slow(c, s, p, kind);
+    if ((kind & MALLOC_ZERO) && s->needzero)
+        return zero(p, elemsize);
+    return p;
+}
+
+/* malloc_any sends sizes up to SMALL_SIZE_MAX, the most common, through
+ * one comparison; size 0 wraps and is caught with the large sizes. */
+static inline __attribute__((always_inline)) void *malloc_any(size_t size, unsigned kind)
+{
+    if (likely(size - 1 < SMALL_SIZE_MAX))
+        return malloc_small(size_to_class8[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV], kind);
+    if (likely(size - 1 < MAX_SMALL_SIZE))
+        return malloc_small(sizeclass_of(size), kind);
     if (size == 0)
-        return malloc_small(1, noscan);
-    return malloc_large(size, noscan, 1);
+        return malloc_small(sizeclass_of(1), kind);
+    return malloc_large(size, kind, 1);
 }
 
 /* malloc_refill: no cache yet, or the current span has no free slot. */
-static ALLOC_TEXT void *malloc_refill_in(size_t size, unsigned noscan)
+static ALLOC_TEXT void *malloc_refill_in(unsigned sc, unsigned kind)
 {
     struct cache *c = cache_get();
     if (c == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    unsigned spc = sizeclass_of(size) << 1 | noscan;
+    unsigned spc = sc << 1 | (kind & MALLOC_NOSCAN);
     if (c->alloc[spc]->alloc_cache == 0 && cache_refill(c, spc) == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    return malloc_small(size, noscan);
+    return malloc_small(sc, kind);
 }
 
 /* malloc_sample records a profile sample of p in span s; the span counts
@@ -148,9 +169,9 @@ static ALLOC_TEXT void malloc_sample(struct span *s, void *p, size_t size)
 
 /* malloc_finish_slow completes an allocation whose profile countdown ran
  * out: zero it, then record a sample. */
-static ALLOC_TEXT void *malloc_finish_slow_in(struct cache *c, struct span *s, void *p, unsigned noscan)
+static ALLOC_TEXT void *malloc_finish_slow_in(struct cache *c, struct span *s, void *p, unsigned kind)
 {
-    if (!noscan && s->needzero)
+    if ((kind & MALLOC_ZERO) && s->needzero)
         memset(p, 0, s->elemsize);
     if (AO_load(&mprof_rate) > 0)
         malloc_sample(s, p, s->elemsize);
@@ -158,7 +179,7 @@ static ALLOC_TEXT void *malloc_finish_slow_in(struct cache *c, struct span *s, v
     return p;
 }
 
-static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned noscan, uintptr_t align_pages)
+static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned kind, uintptr_t align_pages)
 {
     struct cache *c = cache_get();
     if (size > MAX_ALLOC || c == NULL) {
@@ -174,9 +195,9 @@ static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned noscan, uintptr_t 
         return NULL;
     }
     s->needzero = (uint8_t)needzero;
-    span_init_large(s, spanclass_make(0, (int)noscan), size, AO_load(&sweep_gen), gc_marking());
+    span_init_large(s, spanclass_make(0, (int)(kind & MALLOC_NOSCAN)), size, AO_load(&sweep_gen), gc_marking());
     void *p = (void *)s->base;
-    if (!noscan && needzero)
+    if ((kind & MALLOC_ZERO) && needzero)
         memset(p, 0, size);
     central_add_large(s);
     stats_large_allocated(npages << PAGE_SHIFT, 1);
@@ -192,32 +213,33 @@ static ALLOC_TEXT void *malloc_large_in(size_t size, unsigned noscan, uintptr_t 
 /* The slow paths run inside alloc_enter/alloc_leave (cache.h): a thread
  * stopped anywhere below them, even waiting for a lock in another module,
  * counts as busy, so the collector leaves its cache alone. */
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_refill(size_t size, unsigned noscan)
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_refill(unsigned sc, unsigned kind)
 {
     alloc_enter();
-    void *p = malloc_refill_in(size, noscan);
+    void *p = malloc_refill_in(sc, kind);
     alloc_leave();
     return p;
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned noscan)
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_finish_slow(struct cache *c, struct span *s, void *p, unsigned kind)
 {
     alloc_enter();
-    p = malloc_finish_slow_in(c, s, p, noscan);
+    p = malloc_finish_slow_in(c, s, p, kind);
     alloc_leave();
     return p;
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsigned noscan, uintptr_t align_pages)
+static ALLOC_TEXT __attribute__((noinline)) void *malloc_large(size_t size, unsigned kind, uintptr_t align_pages)
 {
     alloc_enter();
-    void *p = malloc_large_in(size, noscan, align_pages);
+    void *p = malloc_large_in(size, kind, align_pages);
     alloc_leave();
     return p;
 }
 
-GH_API ALLOC_TEXT void *gh_malloc(size_t size) { return malloc_any(size, 0); }
-GH_API ALLOC_TEXT void *gh_malloc_atomic(size_t size) { return malloc_any(size, 1); }
+GH_API ALLOC_TEXT void *gh_malloc(size_t size) { return malloc_any(size, MALLOC_ZERO); }
+GH_API ALLOC_TEXT void *gh_malloc_atomic(size_t size) { return malloc_any(size, MALLOC_NOSCAN); }
+ALLOC_TEXT void *malloc_noz(size_t size) { return malloc_any(size, 0); }
 
 GH_API ALLOC_TEXT void *gh_calloc(size_t n, size_t size)
 {
@@ -226,7 +248,7 @@ GH_API ALLOC_TEXT void *gh_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return malloc_any(total, 0);
+    return malloc_any(total, MALLOC_ZERO);
 }
 
 /* ---- invalid pointers ---- */
@@ -334,9 +356,13 @@ static ALLOC_TEXT void free_slow_in(uintptr_t p)
 }
 
 /* free_owned_slow: an owner's free that is invalid, or of an object the
- * profiler or a finalizer knows, or made while a cycle marks. */
-static ALLOC_TEXT void free_owned_slow_in(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+ * profiler or a finalizer knows, or made while a cycle marks. p is in
+ * [base, limit) of a span the calling thread's cache owns. */
+static ALLOC_TEXT void free_owned_slow_in(uintptr_t p)
 {
+    struct cache *c = cache_self;
+    struct span *s = heap_span_of(p);
+    uintptr_t idx = span_index(s, p);
     unsigned w = (unsigned)(idx / 64);
     uint64_t m = (uint64_t)1 << (idx % 64);
     if (s->base + idx * s->elemsize != p) {
@@ -356,7 +382,7 @@ static ALLOC_TEXT void free_owned_slow_in(struct cache *c, struct span *s, uintp
         s->alloc_cache |= m;
     s->needzero = 1;
     c->nfree[spanclass_sizeclass(s->spanclass)]++;
-    if (s->list != LIST_CACHE_CURRENT && (--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))
+    if (--s->free_left == 0)
         cache_free_noncurrent(c, s);
 }
 
@@ -367,10 +393,10 @@ static ALLOC_TEXT __attribute__((noinline)) void free_slow(uintptr_t p)
     alloc_leave();
 }
 
-static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(struct cache *c, struct span *s, uintptr_t p, uintptr_t idx)
+static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(uintptr_t p)
 {
     alloc_enter();
-    free_owned_slow_in(c, s, p, idx);
+    free_owned_slow_in(p);
     alloc_leave();
 }
 
@@ -378,38 +404,50 @@ GH_API ALLOC_TEXT void gh_free(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     struct cache *c = cache_self;
-    /* Frees come in runs on one span: try the last one before the page
-     * map. The hint is only a guess; the span's own fields decide. */
-    struct span *s = p - c->free_base < c->free_size ? c->free_span : heap_span_of(p);
-    if (likely(s != NULL && s->owner == c && p < s->limit && p >= s->base)) {
-        if (unlikely(s != c->free_span)) {
-            c->free_span = s;
-            c->free_base = s->base;
-            c->free_size = s->limit - s->base;
-        }
-        uintptr_t idx = span_index(s, p);
-        unsigned w = (unsigned)(idx / 64);
-        uint64_t m = (uint64_t)1 << (idx % 64);
-        uint64_t bits = s->alloc_bits[w];
-        /* One branch for every reason to leave the fast path: an interior
-         * pointer, a slot not allocated or already freed remotely, an
-         * object the profiler or a finalizer knows, a cycle marking. */
-        if (likely(((s->base + idx * s->elemsize) ^ p) == 0 &&
-                   ((~bits & m) | ((uint64_t)AO_load(&s->xfree_bits[w]) & m) | s->sampled | s->specials |
-                    (uint64_t)gc_marking()) == 0)) {
-            s->alloc_bits[w] = bits & ~m;
-            s->alloc_cache |= m & (uint64_t)-(int64_t)(w == s->cache_word);
-            s->needzero = 1;
-            c->nfree[spanclass_sizeclass(s->spanclass)]++;
-            if (s->list != LIST_CACHE_CURRENT && unlikely(--s->alloc_count == 0 || s->list == LIST_CACHE_FULL))
-                cache_free_noncurrent(c, s);
+    /* The page's hint first: on a hit, s is c's and p's page is in s. The
+     * one test on off catches both an address past the span's last object
+     * and, for a span from the page map, one below its base (off wraps). */
+    uintptr_t page = p >> PAGE_SHIFT;
+    struct cache_page *h = &c->free_pages[page % CACHE_FREE_PAGES];
+    struct span *s = h->span;
+    if (unlikely(h->page != page)) {
+        s = heap_span_of(p);
+        if (unlikely(s == NULL || s->owner != c)) {
+            if (ptr != NULL)
+                free_slow(p);
             return;
         }
-        return free_owned_slow(c, s, p, idx);
+        h->page = page;
+        h->span = s;
     }
-    if (ptr == NULL)
+    uintptr_t off = p - s->base;
+    if (unlikely(off >= s->limit - s->base)) {
+        free_slow(p);
         return;
-    free_slow(p);
+    }
+    uintptr_t idx = (uintptr_t)(((uint64_t)off * s->divmul) >> 32);
+    unsigned w = (unsigned)(idx / 64);
+    uint64_t m = (uint64_t)1 << (idx % 64);
+    /* The reasons to leave the fast path: an interior pointer, a slot not
+     * allocated or already freed remotely, an object the profiler or a
+     * finalizer knows, a cycle marking. */
+    if (unlikely(idx * s->elemsize != off ||
+                 (s->sampled | s->specials | (uint64_t)AO_load(&gc_phase_marking)) != 0)) {
+        free_owned_slow(p);
+        return;
+    }
+    uint64_t bits = s->alloc_bits[w];
+    if (unlikely(((~bits | (uint64_t)AO_load(&s->xfree_bits[w])) & m) != 0)) {
+        free_owned_slow(p);
+        return;
+    }
+    s->alloc_bits[w] = bits ^ m;
+    if (w == s->cache_word)
+        s->alloc_cache |= m;
+    s->needzero = 1;
+    c->nfree[s->sizeclass]++;
+    if (unlikely(--s->free_left == 0))
+        cache_free_noncurrent(c, s);
 }
 
 /* ---- the rest of the family ---- */
@@ -430,8 +468,9 @@ GH_API ALLOC_TEXT size_t gh_usable_size(const void *ptr)
 }
 
 /* realloc_large_in_place resizes large object s to size bytes without
- * moving it, when its pages (or the free run after them) allow. */
-static ALLOC_TEXT int realloc_large_in_place(struct span *s, size_t size)
+ * moving it, when its pages (or the free run after them) allow; with
+ * MALLOC_ZERO in zero, the bytes it grows by are zeroed if s is scanned. */
+static ALLOC_TEXT int realloc_large_in_place(struct span *s, size_t size, unsigned zero)
 {
     uintptr_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
     uintptr_t old_limit = s->limit;
@@ -445,16 +484,18 @@ static ALLOC_TEXT int realloc_large_in_place(struct span *s, size_t size)
     } else if (npages < s->npages / 2) {
         return 0; /* shrinking a lot: move, so the pages come back */
     }
-    if (s->base + size > old_limit && !spanclass_noscan(s->spanclass))
+    if (s->base + size > old_limit && zero && !spanclass_noscan(s->spanclass))
         memset((void *)old_limit, 0, s->base + size - old_limit);
     s->limit = s->base + size;
     return 1;
 }
 
-GH_API ALLOC_TEXT void *gh_realloc(void *ptr, size_t size)
+/* realloc_any is gh_realloc; zero is MALLOC_ZERO or 0 (malloc_realloc_noz:
+ * new bytes of a scanned object keep whatever they held). */
+static ALLOC_TEXT void *realloc_any(void *ptr, size_t size, unsigned zero)
 {
     if (ptr == NULL)
-        return malloc_any(size, 0);
+        return malloc_any(size, zero);
     uintptr_t idx;
     struct span *s = malloc_lookup("gh_realloc", (uintptr_t)ptr, &idx);
     if (s == NULL) {
@@ -465,21 +506,24 @@ GH_API ALLOC_TEXT void *gh_realloc(void *ptr, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    unsigned noscan = (unsigned)spanclass_noscan(s->spanclass);
+    unsigned kind = spanclass_noscan(s->spanclass) ? MALLOC_NOSCAN : zero;
     size_t old = object_size(s);
     if (spanclass_sizeclass(s->spanclass) == 0) {
-        if (size > MAX_SMALL_SIZE && realloc_large_in_place(s, size))
+        if (size > MAX_SMALL_SIZE && realloc_large_in_place(s, size, zero))
             return ptr;
     } else if (size <= old && size > old / 2) {
         return ptr;
     }
-    void *q = malloc_any(size, noscan);
+    void *q = malloc_any(size, kind);
     if (q == NULL)
         return NULL;
     memcpy(q, ptr, size < old ? size : old);
     gh_free(ptr);
     return q;
 }
+
+GH_API ALLOC_TEXT void *gh_realloc(void *ptr, size_t size) { return realloc_any(ptr, size, MALLOC_ZERO); }
+ALLOC_TEXT void *malloc_realloc_noz(void *ptr, size_t size) { return realloc_any(ptr, size, 0); }
 
 /* aligned_class finds the smallest size class holding size bytes whose
  * object size is a multiple of align; every slot of such a class is then
@@ -492,7 +536,8 @@ static ALLOC_TEXT unsigned aligned_class(size_t size, size_t align)
     return 0;
 }
 
-GH_API ALLOC_TEXT void *gh_aligned_alloc(size_t align, size_t size)
+/* aligned_any is gh_aligned_alloc; zero is MALLOC_ZERO or 0. */
+static ALLOC_TEXT void *aligned_any(size_t align, size_t size, unsigned zero)
 {
     if (align == 0 || (align & (align - 1)) != 0) {
         errno = EINVAL;
@@ -501,18 +546,21 @@ GH_API ALLOC_TEXT void *gh_aligned_alloc(size_t align, size_t size)
     if (size == 0)
         size = 1;
     if (align <= 8)
-        return malloc_any(size, 0);
+        return malloc_any(size, zero);
     if (size <= MAX_SMALL_SIZE && align <= PAGE_SIZE) {
         unsigned c = aligned_class(size, align);
         if (c != 0)
-            return malloc_small(class_to_size[c], 0);
+            return malloc_small(c, zero);
     }
     if (size > MAX_ALLOC || align > MAX_ALLOC) {
         errno = ENOMEM;
         return NULL;
     }
-    return malloc_large(size, 0, align > PAGE_SIZE ? align >> PAGE_SHIFT : 1);
+    return malloc_large(size, zero, align > PAGE_SIZE ? align >> PAGE_SHIFT : 1);
 }
+
+GH_API ALLOC_TEXT void *gh_aligned_alloc(size_t align, size_t size) { return aligned_any(align, size, MALLOC_ZERO); }
+ALLOC_TEXT void *malloc_aligned_noz(size_t align, size_t size) { return aligned_any(align, size, 0); }
 
 GH_API ALLOC_TEXT int gh_posix_memalign(void **out, size_t align, size_t size)
 {

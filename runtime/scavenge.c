@@ -24,6 +24,7 @@
 #include "scavenge.h"
 #include "gc.h"
 #include "gcstate.h"
+#include "central.h"
 #include "heap.h"
 #include "options.h"
 #include "os.h"
@@ -166,6 +167,7 @@ void scavenge_fork_child(void)
 GH_API void gh_free_os_memory(void)
 {
     gh_gc();
+    central_drop_kept();
     scavenge_count(heap_release_free(0));
     scavenge_report(1);
 }

@@ -25,14 +25,12 @@
  *   SHIM_LEAK   gh_* plus leak_record / leak_forget
  * It goes BOOT -> READY or LEAK once, before main runs.
  *
- * Memory. malloc hands out gh_malloc memory: scanned, since the program
- * may keep pointers anywhere in it, and zeroed when a slot is reused,
- * which glibc does not do and the collector does not need (stale words in
- * a reused slot could only keep garbage alive for a cycle). calloc gets
- * the same memory and so never zeroes twice. On bench/churn the zeroing
- * costs 8% of a malloc+free pair at 16 bytes, 16% for 8-512 bytes and
- * 2.5x for 8 B-64 KiB; a scanned but not zeroed entry point in malloc.c
- * would give that back.
+ * Memory. malloc, realloc and the memalign family hand out scanned memory
+ * that is not zeroed (malloc_noz and friends, malloc.h), as glibc's is
+ * not: stale words in a reused slot could only keep garbage alive for a
+ * cycle, and zeroing cost bench/churn as much as the rest of a small
+ * malloc+free pair. calloc zeroes, unless the slot is known to be zero
+ * already (fresh pages).
  *
  * Fork. The prepare handler takes the leak lock and every allocator lock
  * in lock.h's order (not gc.lock: gc.c's child handler re-makes it, and
@@ -56,6 +54,7 @@
 #include "finalizer.h"
 #include "heap.h"
 #include "leak.h"
+#include "malloc_noz.h"
 #include "mark.h"
 #include "mprof.h"
 #include "unwind.h"
@@ -199,9 +198,9 @@ static __attribute__((noinline)) void *shim_alloc_slow(size_t n, size_t align, i
     if (state == SHIM_BOOT)
         return boot_alloc(n, align < 16 ? 16 : align);
     if (align > 8)
-        p = gh_aligned_alloc(align, n);
+        p = malloc_aligned_noz(align, n);
     else
-        p = zero ? gh_calloc(1, n) : gh_malloc(n);
+        p = zero ? gh_calloc(1, n) : malloc_noz(n);
     if (p != NULL && state == SHIM_LEAK)
         leak_record(p, n, ra);
     return p;
@@ -234,7 +233,7 @@ static __attribute__((noinline)) void *shim_realloc_slow(void *p, size_t n, uint
         }
         return q;
     }
-    void *q = gh_realloc(p, n);
+    void *q = malloc_realloc_noz(p, n);
     if (q != NULL && state == SHIM_LEAK) {
         leak_forget(p);
         leak_record(q, n, ra);
@@ -250,7 +249,7 @@ static void *shim_memalign(size_t align, size_t n, uintptr_t ra)
         return NULL;
     }
     if (likely(AO_load(&shim.state) == SHIM_READY))
-        return a > 8 ? gh_aligned_alloc(a, n) : gh_malloc(n);
+        return a > 8 ? malloc_aligned_noz(a, n) : malloc_noz(n);
     return shim_alloc_slow(n, a, 0, ra);
 }
 
@@ -259,7 +258,7 @@ static void *shim_memalign(size_t align, size_t n, uintptr_t ra)
 GH_API void *malloc(size_t n)
 {
     if (likely(AO_load(&shim.state) == SHIM_READY))
-        return gh_malloc(n);
+        return malloc_noz(n);
     return shim_alloc_slow(n, 0, 0, RA());
 }
 
@@ -287,7 +286,7 @@ GH_API void *calloc(size_t n, size_t size)
 GH_API void *realloc(void *p, size_t n)
 {
     if (likely(AO_load(&shim.state) == SHIM_READY && !in_boot(p) && n != 0))
-        return gh_realloc(p, n);
+        return malloc_realloc_noz(p, n);
     return shim_realloc_slow(p, n, RA());
 }
 
@@ -299,7 +298,7 @@ GH_API void *reallocarray(void *p, size_t n, size_t size)
         return NULL;
     }
     if (likely(AO_load(&shim.state) == SHIM_READY && !in_boot(p) && total != 0))
-        return gh_realloc(p, total);
+        return malloc_realloc_noz(p, total);
     return shim_realloc_slow(p, total, RA());
 }
 

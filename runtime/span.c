@@ -21,12 +21,16 @@ int span_set_mark(struct span *s, uintptr_t idx)
     return 0;
 }
 
-/* span_reset_common clears what both kinds of span start with. The mark
- * bits of a span created while a cycle marks are all set, so that nothing
- * allocated in it during the cycle is swept (allocate black). */
-static void span_reset_common(struct span *s, unsigned spanclass, int black)
+/* span_reset_common clears what both kinds of span start with, in the
+ * nw bitmap words the span uses: the struct comes zeroed from the page
+ * heap, but its mark bitmap is kept from its earlier lives, and nothing
+ * reads mark words past a span's own. The mark bits of a span created
+ * while a cycle marks are all set, so that nothing allocated in it during
+ * the cycle is swept (allocate black). */
+static void span_reset_common(struct span *s, unsigned spanclass, int black, unsigned nw)
 {
     s->spanclass = (uint8_t)spanclass;
+    s->sizeclass = (uint8_t)spanclass_sizeclass(spanclass);
     AO_store(&s->sampled, 0);
     s->specials = 0;
     s->owner = NULL;
@@ -34,7 +38,7 @@ static void span_reset_common(struct span *s, unsigned spanclass, int black)
     s->list = 0;
     s->next = s->prev = NULL;
     AO_store(&s->xfree_pending, 0);
-    for (unsigned i = 0; i < SPAN_MAX_WORDS; i++) {
+    for (unsigned i = 0; i < nw; i++) {
         AO_store(&s->xfree_bits[i], 0);
         s->alloc_bits[i] = 0;
         AO_store((volatile AO_t *)&s->mark_bits[i], black ? ~(AO_t)0 : 0);
@@ -44,12 +48,13 @@ static void span_reset_common(struct span *s, unsigned spanclass, int black)
 void span_init_small(struct span *s, unsigned spanclass, uintptr_t sweepgen, int black)
 {
     unsigned sc = spanclass_sizeclass(spanclass);
-    span_reset_common(s, spanclass, black);
+    span_reset_common(s, spanclass, black, (sizeclass_nelems(sc) + 63) / 64);
     s->elemsize = class_to_size[sc];
     s->divmul = class_to_divmul[sc];
     s->nelems = sizeclass_nelems(sc);
     s->limit = s->base + (uintptr_t)s->nelems * s->elemsize;
     s->cache_word = 0;
+    s->window_base = s->base;
     s->alloc_cache = span_valid_mask(s, 0);
     AO_store(&s->sweepgen, sweepgen);
     AO_store_release(&s->state, SPAN_IN_USE);
@@ -57,7 +62,7 @@ void span_init_small(struct span *s, unsigned spanclass, uintptr_t sweepgen, int
 
 void span_init_large(struct span *s, unsigned spanclass, size_t size, uintptr_t sweepgen, int black)
 {
-    span_reset_common(s, spanclass, black);
+    span_reset_common(s, spanclass, black, 1);
     s->elemsize = s->npages << PAGE_SHIFT;
     s->divmul = 0;
     s->nelems = 1;
@@ -105,11 +110,14 @@ ALLOC_TEXT int span_next_window(struct span *s)
 {
     unsigned nw = span_nwords(s);
     for (unsigned pass = 0; pass < 2; pass++) {
-        for (unsigned i = 1; i <= nw; i++) {
-            unsigned w = (s->cache_word + i) % nw;
+        unsigned w = s->cache_word;
+        for (unsigned i = 0; i < nw; i++) {
+            if (++w >= nw)
+                w = 0;
             uint64_t free = ~s->alloc_bits[w] & span_valid_mask(s, w);
             if (free) {
                 s->cache_word = w;
+                s->window_base = s->base + (uintptr_t)w * 64 * s->elemsize;
                 s->alloc_cache = free;
                 return 1;
             }

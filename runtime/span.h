@@ -56,9 +56,12 @@ struct cache;
 struct span {
     /* Hot: touched by every allocation from the owning cache. */
     uint64_t alloc_cache;      /* owner: ~alloc_bits[cache_word] & valid slots */
+    uintptr_t window_base;     /* owner: address of slot cache_word * 64 */
     uint32_t cache_word;       /* owner: word of alloc_bits mirrored above */
+    uint32_t free_left;        /* owner: fast frees until gh_free calls cache_free_noncurrent */
     uint8_t needzero;          /* owner/lock: slots may hold old data */
     uint8_t spanclass;         /* immutable while in use */
+    uint8_t sizeclass;         /* immutable while in use: spanclass_sizeclass(spanclass) */
     uint8_t specials;          /* some object has a finalizer */
     uintptr_t base;            /* immutable while in use: first byte */
     uintptr_t elemsize;        /* immutable: object size (npages*PAGE_SIZE if large) */
@@ -79,6 +82,7 @@ struct span {
     struct span *next, *prev;  /* central list or heap free bin */
     uint32_t alloc_count;      /* central lock when unowned: slots allocated */
     uint8_t list;              /* central list the span is on (central.c) */
+    uint8_t kept;              /* central lock: an empty span kept on a partial list (central.c) */
 
     volatile AO_t xfree_pending;                /* a bit was set in xfree_bits */
     volatile AO_t xfree_bits[SPAN_MAX_WORDS];   /* frees by non-owners */

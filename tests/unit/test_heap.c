@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "goheap.h"
+#include "central.h"
 #include "heap.h"
 #include "sizeclass.h"
 #include "span.h"
@@ -287,6 +288,11 @@ static void find_object_ignores_spans_returned_to_the_heap(void **state)
         gh_free(worker_objs[i]);
         worker_objs[i] = NULL;
     }
+    for (int i = 0; i < WORKER_OBJS; i++)
+        expect_nothing(addr[i]);
+    /* The central lists keep a few empty spans for reuse; gh_free_os_memory
+     * hands them back, as here. */
+    central_drop_kept();
     for (int i = 0; i < WORKER_OBJS; i++) {
         expect_nothing(addr[i]);
         expect_nothing(addr[i] + 1000);
