@@ -58,8 +58,10 @@
  *
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. The collector thread holds it
- * through a whole cycle, so that MemStats and the setters see a cycle
- * whole, as with a stop-the-world collector; requests for cycles and the
+ * through a whole cycle, so that the setters see a cycle whole, as with a
+ * stop-the-world collector. MemStats must not wait for a mark: it reads
+ * the records under gc.records, which gc_book holds while it writes them
+ * (gcstate.h), and the goal, which is atomic. Requests for cycles and the
  * waits for a phase use gc.phase_lock, a leaf. Forks take the allocator
  * locks, not gc.lock (gc_fork_prepare). */
 #define _GNU_SOURCE
@@ -114,7 +116,11 @@ volatile AO_t gc_phase_marking;
 volatile AO_t gc_trigger_bytes = ~(AO_t)0;
 __thread int lock_held_all __attribute__((tls_model("initial-exec")));
 
-struct gc_state gc = { .lock = PTHREAD_MUTEX_INITIALIZER, .phase_lock = PTHREAD_MUTEX_INITIALIZER };
+struct gc_state gc = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .records = PTHREAD_MUTEX_INITIALIZER,
+    .phase_lock = PTHREAD_MUTEX_INITIALIZER,
+};
 
 static pthread_once_t gc_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -137,7 +143,7 @@ static void gc_publish_trigger(void)
     uint64_t runway = gc.mark_runway + gc.mark_runway / 4, floor = gc.pacer.heap_marked;
     if (!opts.gcstoptheworld && runway > 0 && goal > runway && goal - runway < trigger)
         trigger = goal - runway > floor ? goal - runway : floor;
-    gc.heap_goal = goal;
+    AO_store(&gc.heap_goal, (AO_t)goal);
     AO_store_release(&gc_trigger_bytes, (AO_t)trigger);
 }
 
@@ -252,6 +258,7 @@ static void gc_fork_child(void)
 {
     gc_fork_parent();
     pthread_mutex_init(&gc.lock, NULL);
+    pthread_mutex_init(&gc.records, NULL);
     pthread_mutex_init(&gc.phase_lock, NULL);
     gc_cond_init();
     gc.requested = 0;
@@ -298,7 +305,7 @@ void gc_init(void)
 
 /* A runtime thread starts registered (pthread_create is threads.c's) and
  * leaves the registry in gc_thread_enter. Until then a stop of the world
- * may signal it, so it starts with every signal blocked except the two of
+ * may signal it, so it starts with every signal blocked except the one of
  * the stop-the-world handshake (threads.h): it cannot run the program's
  * handlers, whatever the mask of the thread that made it (the collector
  * thread blocks everything). */
@@ -309,7 +316,6 @@ int gc_spawn(void *(*fn)(void *))
     sigset_t mask, old;
     sigfillset(&mask);
     sigdelset(&mask, SIGPWR);
-    sigdelset(&mask, SIGXCPU);
     pthread_sigmask(SIG_SETMASK, &mask, &old);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -442,6 +448,7 @@ struct gc_times {
 static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
 {
     int64_t wall_end = os_walltime();
+    pthread_mutex_lock(&gc.records);
     gc.pause_ns[gc.num_gc % 256] = (uint64_t)t->pause;
     gc.pause_end[gc.num_gc % 256] = (uint64_t)wall_end;
     gc.pause_total_ns += (uint64_t)t->pause;
@@ -459,6 +466,7 @@ static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
     gc.cpu_fraction = avail > 0 ? (double)gc.cpu_total_ns / (double)avail : 0;
     rec->cpu_fraction = gc.cpu_fraction;
     gc.last = *rec;
+    pthread_mutex_unlock(&gc.records);
     if (opts.gctrace > 0) {
         char line[TRACE_LINE_MAX];
         trace_format_gc(line, sizeof(line), rec);

@@ -1,7 +1,14 @@
 /* gcstate.h: the collector's global state (defined in gc.c), shared with
  * the modules that report on it (stats.c), run beside it (cmark.c,
  * scavenge.c) or lock it around fork (shim.c). Guarded by gc.lock unless a
- * field says otherwise. */
+ * field says otherwise.
+ *
+ * The records of finished cycles (num_gc through last) are what MemStats
+ * reports. The collector holds gc.lock through a whole cycle, so readers
+ * that must not wait for a mark (gh_read_mem_stats) take gc.records
+ * instead: gc_book writes them holding both locks. In lock.h's order
+ * gc.records comes after gc.lock and before every allocator lock, and no
+ * thread takes it while the world is stopped. */
 #ifndef GH_GCSTATE_H
 #define GH_GCSTATE_H
 
@@ -20,9 +27,10 @@ struct gc_state {
     int procs;                     /* fixed at init: CPUs we may run on (Go: GOMAXPROCS) */
     struct pacer pacer;
     struct pacer_limiter limiter;
-    uint64_t heap_goal;            /* pacer's current goal (NextGC) */
+    volatile AO_t heap_goal;       /* gc.lock to write, atomic to read: the pacer's goal (NextGC) */
     uint64_t heap_goal_this_cycle; /* goal the last cycle ran against */
     uint64_t stack_bytes, globals_bytes; /* scanned by the last cycle */
+    pthread_mutex_t records;       /* the cycle records below, for readers without gc.lock */
     uint32_t num_gc, num_forced_gc;
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;
     int64_t cpu_total_ns;          /* GC CPU (idle marking excluded) */
