@@ -573,17 +573,31 @@ static void gc_phase_changed(void)
     pthread_mutex_unlock(&gc.phase_lock);
 }
 
-/* gc_wait_phase waits, at most max_ns, while cond holds (tested under
- * gc.phase_lock, which gc_phase_changed takes after every change). */
-static void gc_wait_phase(int (*cond)(void), int64_t max_ns)
+struct gc_phase_wait {
+    int (*cond)(void);
+    int64_t max_ns;
+};
+
+static void gc_wait_phase_blocked(void *arg)
 {
-    int64_t end = os_nanotime() + max_ns;
+    const struct gc_phase_wait *w = arg;
+    int64_t end = os_nanotime() + w->max_ns;
     struct timespec until = { .tv_sec = end / 1000000000, .tv_nsec = end % 1000000000 };
     pthread_mutex_lock(&gc.phase_lock);
-    while (cond() && os_nanotime() < end)
+    while (w->cond() && os_nanotime() < end)
         if (pthread_cond_timedwait(&gc.phase, &gc.phase_lock, &until) != 0)
             break;
     pthread_mutex_unlock(&gc.phase_lock);
+}
+
+/* gc_wait_phase waits, at most max_ns, while cond holds (tested under
+ * gc.phase_lock, which gc_phase_changed takes after every change). The
+ * wait touches no heap: a stop of the world (gh_read_mem_stats's, say)
+ * counts the thread as stopped without signalling it (threads_blocking). */
+static void gc_wait_phase(int (*cond)(void), int64_t max_ns)
+{
+    struct gc_phase_wait w = { cond, max_ns };
+    threads_blocking(gc_wait_phase_blocked, &w);
 }
 
 /* gc_revise refreshes the assist ratio and the CPU limiter while the

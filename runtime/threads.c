@@ -46,8 +46,27 @@
  * confused by a thread still in the handler: that thread leaves as soon
  * as it sees epoch moved on, and only then takes the new stop's
  * SIG_SUSPEND, which the handler's mask held back.
+ *
+ * Blocked threads. A thread that waits inside the runtime for the
+ * collector (threads_blocking: an assist, or the wait for a mark to
+ * begin) cannot touch the heap meanwhile, so a stop need not signal it,
+ * which would cost a wake-up and a trip through the handler, as Go's
+ * stopTheWorld need not preempt a goroutine parked in the runtime. On
+ * the way in, the thread spills its callee-saved registers into its
+ * frame, publishes its stack pointer, blocks every signal but
+ * SIG_SUSPEND (no handler of the program's may run while it counts as
+ * stopped) and sets `block` to BLOCK_BLOCKED. The stopper claims such a
+ * thread by a compare-and-swap of `block` to its own (odd) epoch instead
+ * of signalling it; a claim left over from an earlier stop (an odd value
+ * that is not epoch) means the thread is still blocked and is claimed
+ * again. On the way out the thread swaps `block` back to BLOCK_RUNNING,
+ * unless a stop holds a claim on it, in which case it first waits for
+ * that stop to end. A stopper that finds the thread running signals it as
+ * any other; a thread signalled on its way into the wait parks in the
+ * handler as usual.
  * Invariant: between a stop and its start, every RUNNING entry other than
- * the stopper's has stop_epoch == epoch and sits in the handler.
+ * the stopper's has stop_epoch == epoch and either sits in the handler or
+ * is blocked with block == epoch.
  *
  * Locking: `world` serialises stops; `lock` guards the registry. Order:
  * world -> lock, both after every allocator lock (lock.h). The stopper
@@ -82,6 +101,10 @@
 #define TLS_SLACK (64 * 1024)        /* stack range kept above the thread descriptor */
 #define STOP_WARN_SECONDS 10
 
+/* Values of thread.block other than the odd epoch of a stop that claimed
+ * the thread. */
+enum { BLOCK_RUNNING = 0, BLOCK_BLOCKED = 2 };
+
 enum thread_state {
     THREAD_FREE,      /* on the free list */
     THREAD_STARTING,  /* made by pthread_create, not yet running its routine */
@@ -97,10 +120,11 @@ struct thread {
     void *(*start)(void *);        /* STARTING only */
     void *arg;                     /* STARTING only; a root until the thread runs */
     volatile unsigned stop_epoch;  /* the stop it was signalled for; stopper writes */
-    volatile unsigned acked_epoch; /* the stop it acknowledged; handler writes */
-    volatile AO_t sp;              /* handler writes before acknowledging */
+    volatile unsigned acked_epoch; /* the stop it acknowledged; handler or claiming stopper writes */
+    volatile unsigned block;       /* BLOCK_* or a claim: owner and stopper, by compare-and-swap */
+    volatile AO_t sp;              /* handler or threads_blocking writes, before acknowledging */
     uintptr_t alt_lo, alt_hi;      /* handler: alternate signal stack in use, or 0 */
-    mcontext_t regs;               /* handler: the interrupted registers */
+    mcontext_t regs;               /* handler: the interrupted registers (zero if blocked) */
 };
 
 /* Per-thread state. Initial-exec TLS: a plain %fs access, safe in the
@@ -130,6 +154,7 @@ static struct {
     uint64_t stack_bytes;       /* stopper: total of the last threads_each_stack */
     volatile unsigned pending;  /* futex: threads yet to acknowledge the stop */
     volatile unsigned sleepers; /* stopped threads asleep on epoch */
+    sigset_t block_mask;        /* fixed at init: everything but SIG_SUSPEND */
     pthread_key_t key;          /* fixed at init: runs the exit hook */
     volatile AO_t init_state;   /* INIT_* */
     volatile AO_t real_create;  /* the next pthread_create, once resolved */
@@ -451,6 +476,13 @@ void threads_stop_world(void)
         if (t->state != THREAD_RUNNING || t == self)
             continue;
         AO_int_store(&t->stop_epoch, epoch);
+        /* Acquire: pairs with threads_blocking's release of BLOCKED, so
+         * the stack pointer published before it is visible. */
+        unsigned b = AO_int_load_acquire(&t->block);
+        if (b != BLOCK_RUNNING && AO_int_compare_and_swap_full(&t->block, b, epoch)) {
+            AO_int_store(&t->acked_epoch, epoch);
+            continue;
+        }
         n++;
     }
     /* Before the first signal: every handler counts it down. */
@@ -458,7 +490,8 @@ void threads_stop_world(void)
     struct thread *next;
     for (struct thread *t = threads.list; t != NULL; t = next) {
         next = t->next;
-        if (t->state != THREAD_RUNNING || t == self)
+        /* A claimed thread keeps block == epoch until this stop ends. */
+        if (t->state != THREAD_RUNNING || t == self || AO_int_load(&t->block) == epoch)
             continue;
         if (pthread_kill(t->id, SIG_SUSPEND) != 0) {
             /* Only a thread that exited without its exit hook (a raw
@@ -486,6 +519,47 @@ void threads_start_world(void)
         syscall(SYS_futex, &threads.epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_mutex_unlock(&threads.lock);
     pthread_mutex_unlock(&threads.world);
+}
+
+/* threads_unblock ends the calling thread's blocked wait: at once, unless
+ * a stop holds a claim on it, which it waits out first. */
+static void threads_unblock(struct thread *t)
+{
+    for (;;) {
+        unsigned b = AO_int_load_acquire(&t->block);
+        if (b != BLOCK_BLOCKED && AO_int_load_acquire(&threads.epoch) == b) {
+            threads_park_wait(b);
+            continue;
+        }
+        if (AO_int_compare_and_swap_full(&t->block, b, BLOCK_RUNNING))
+            return;
+    }
+}
+
+void threads_blocking(void (*fn)(void *), void *arg)
+{
+    char here;
+    stack_t ss;
+    sigset_t old;
+    struct thread *t = threads_tls.self;
+    /* On an alternate signal stack the published stack pointer would not
+     * say where the thread's own stack is in use: no shortcut there. */
+    if (t == NULL || (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))) {
+        fn(arg);
+        return;
+    }
+    pthread_sigmask(SIG_BLOCK, &threads.block_mask, &old);
+    /* Spill the callee-saved registers into this frame, above `here`: our
+     * callers' pointers are then all on the stack from here up. */
+    __builtin_unwind_init();
+    t->alt_lo = t->alt_hi = 0;
+    memset(&t->regs, 0, sizeof t->regs);
+    AO_store(&t->sp, (uintptr_t)&here);
+    /* Release: pairs with the claiming stopper's acquire. */
+    AO_int_store_release(&t->block, BLOCK_BLOCKED);
+    fn(arg);
+    threads_unblock(t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int threads_world_stopped_by_me(void)
@@ -631,6 +705,8 @@ static void threads_init_slow(void)
     }
     threads_tls.in_init = 1;
 
+    sigfillset(&threads.block_mask);
+    sigdelset(&threads.block_mask, SIG_SUSPEND);
     memset(&sa, 0, sizeof(sa));
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sa.sa_sigaction = threads_suspend_handler;

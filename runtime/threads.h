@@ -64,6 +64,17 @@ void threads_stop_world(void);
  * stopped the world. */
 void threads_start_world(void);
 
+/* threads_blocking runs fn(arg) as a wait inside the runtime: while it
+ * runs, a stop of the world counts the calling thread as stopped without
+ * signalling it, and if fn returns while the world is stopped, the thread
+ * waits for the restart before threads_blocking returns. fn must not
+ * touch the heap, any cache, or anything a stopped world must keep still,
+ * nor change anything on the caller's stack frames; it may take locks and
+ * sleep. Every signal but the stop signal is blocked meanwhile. Nested
+ * calls are not allowed. On an unregistered thread, or on an alternate
+ * signal stack, fn just runs. */
+void threads_blocking(void (*fn)(void *), void *arg);
+
 /* threads_world_stopped_by_me reports whether the calling thread currently
  * has the world stopped (for assertions in other modules). */
 int threads_world_stopped_by_me(void);
