@@ -76,11 +76,11 @@
  * called under it that can block on another thread. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <limits.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -541,6 +541,7 @@ void threads_blocking(void (*fn)(void *), void *arg)
     char here;
     stack_t ss;
     sigset_t old;
+    int cancel_state;
     struct thread *t = threads_tls.self;
     /* On an alternate signal stack the published stack pointer would not
      * say where the thread's own stack is in use: no shortcut there. */
@@ -548,6 +549,10 @@ void threads_blocking(void (*fn)(void *), void *arg)
         fn(arg);
         return;
     }
+    /* A cancellation must not unwind the thread (and run its cleanup
+     * handlers) while it counts as stopped: it is acted on at the next
+     * cancellation point after the wait. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     pthread_sigmask(SIG_BLOCK, &threads.block_mask, &old);
     /* Spill the callee-saved registers into this frame, above `here`: our
      * callers' pointers are then all on the stack from here up. */
@@ -560,6 +565,7 @@ void threads_blocking(void (*fn)(void *), void *arg)
     fn(arg);
     threads_unblock(t);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 int threads_world_stopped_by_me(void)

@@ -70,8 +70,8 @@ void threads_start_world(void);
  * waits for the restart before threads_blocking returns. fn must not
  * touch the heap, any cache, or anything a stopped world must keep still,
  * nor change anything on the caller's stack frames; it may take locks and
- * sleep. Every signal but the stop signal is blocked meanwhile. Nested
- * calls are not allowed. On an unregistered thread, or on an alternate
+ * sleep. Every signal but the stop signal is blocked meanwhile, and
+ * cancellation is disabled. Nested calls are not allowed. On an unregistered thread, or on an alternate
  * signal stack, fn just runs. */
 void threads_blocking(void (*fn)(void *), void *arg);
 
