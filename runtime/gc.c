@@ -59,9 +59,11 @@
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. The collector thread holds it
  * through a whole cycle, so that the setters see a cycle whole, as with a
- * stop-the-world collector. MemStats must not wait for a mark: it reads
- * the records under gc.records, which gc_book holds while it writes them
- * (gcstate.h), and the goal, which is atomic. Requests for cycles and the
+ * stop-the-world collector. MemStats must not wait for a mark, so it does
+ * not take gc.lock: it reads the cycle records with the world stopped, and
+ * gc_book writes them with the world stopped (both stops hold the cache
+ * list lock, so they exclude each other); the goal it reads atomically.
+ * Requests for cycles and the
  * waits for a phase use gc.phase_lock, a leaf. Forks take the allocator
  * locks, not gc.lock (gc_fork_prepare). */
 #define _GNU_SOURCE
@@ -116,11 +118,7 @@ volatile AO_t gc_phase_marking;
 volatile AO_t gc_trigger_bytes = ~(AO_t)0;
 __thread int lock_held_all __attribute__((tls_model("initial-exec")));
 
-struct gc_state gc = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
-    .records = PTHREAD_MUTEX_INITIALIZER,
-    .phase_lock = PTHREAD_MUTEX_INITIALIZER,
-};
+struct gc_state gc = { .lock = PTHREAD_MUTEX_INITIALIZER, .phase_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static pthread_once_t gc_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -258,7 +256,6 @@ static void gc_fork_child(void)
 {
     gc_fork_parent();
     pthread_mutex_init(&gc.lock, NULL);
-    pthread_mutex_init(&gc.records, NULL);
     pthread_mutex_init(&gc.phase_lock, NULL);
     gc_cond_init();
     gc.requested = 0;
@@ -443,12 +440,14 @@ struct gc_times {
     int64_t pause;                            /* world stopped, both stops together */
 };
 
-/* gc_book records a finished cycle as Go's gcMarkTermination does and
- * prints its gctrace line (gc.lock held, world running). */
+/* gc_book records a finished cycle as Go's gcMarkTermination does (gc.lock
+ * held, world stopped, t->end taken just before the restart). The world
+ * is stopped so that MemStats, which reads the records with the world
+ * stopped, sees them whole, and so that a finalizer this cycle queued
+ * sees the cycle counted, as in Go. */
 static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
 {
     int64_t wall_end = os_walltime();
-    pthread_mutex_lock(&gc.records);
     gc.pause_ns[gc.num_gc % 256] = (uint64_t)t->pause;
     gc.pause_end[gc.num_gc % 256] = (uint64_t)wall_end;
     gc.pause_total_ns += (uint64_t)t->pause;
@@ -466,7 +465,12 @@ static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
     gc.cpu_fraction = avail > 0 ? (double)gc.cpu_total_ns / (double)avail : 0;
     rec->cpu_fraction = gc.cpu_fraction;
     gc.last = *rec;
-    pthread_mutex_unlock(&gc.records);
+}
+
+/* gc_trace prints a booked cycle's gctrace line (world running: a stopped
+ * thread may hold the print lock). */
+static void gc_trace(const struct gc_cycle *rec)
+{
     if (opts.gctrace > 0) {
         char line[TRACE_LINE_MAX];
         trace_format_gc(line, sizeof(line), rec);
@@ -533,19 +537,19 @@ static void gc_finish_stopped(struct gc_cycle *rec, int64_t t_sweep_term)
     cache_stamp_flushed(AO_load(&sweep_gen));
     mprof_next_cycle();
 
-    gc_start_world();
     t.end = os_nanotime();
     t.pause = t.end - t.sweep_term;
+    rec->cpu_stw_start_ns = t.mark - t.sweep_term;
+    rec->cpu_background_ns = cpu1 - cpu0;
+    rec->cpu_stw_end_ns = t.end - t.mark_term;
+    gc_book(rec, &t);
+    gc_start_world();
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)t.pause);
     gc_limiter_update(t.end);
     mprof_flush();
     finalizer_wake();
     sweep_wake();
-
-    rec->cpu_stw_start_ns = t.mark - t.sweep_term;
-    rec->cpu_background_ns = cpu1 - cpu0;
-    rec->cpu_stw_end_ns = t.end - t.mark_term;
-    gc_book(rec, &t);
+    gc_trace(rec);
 }
 
 /* gc_cycle_stw runs one cycle with the world stopped throughout (gc.lock
@@ -732,20 +736,20 @@ static void gc_cycle_concurrent(int forced)
         cache_flush_idle(gen);
     mprof_next_cycle();
 
-    gc_start_world();
     t.end = os_nanotime();
     t.pause = (t.mark - t.sweep_term) + (t.end - t.mark_term);
-    AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.end - t.mark_term) * gc.procs));
-    gc_limiter_update(t.end);
-    mprof_flush();
-    finalizer_wake();
-    sweep_wake();
-
     rec.cpu_stw_start_ns = (t.mark - t.sweep_term) * gc.procs;
     rec.cpu_assist_ns = assist;
     rec.cpu_background_ns = background;
     rec.cpu_stw_end_ns = (t.end - t.mark_term) * gc.procs;
     gc_book(&rec, &t);
+    gc_start_world();
+    AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.end - t.mark_term) * gc.procs));
+    gc_limiter_update(t.end);
+    mprof_flush();
+    finalizer_wake();
+    sweep_wake();
+    gc_trace(&rec);
 }
 
 /* ---- The collector thread and requests ------------------------------- */

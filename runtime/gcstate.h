@@ -4,11 +4,10 @@
  * field says otherwise.
  *
  * The records of finished cycles (num_gc through last) are what MemStats
- * reports. The collector holds gc.lock through a whole cycle, so readers
- * that must not wait for a mark (gh_read_mem_stats) take gc.records
- * instead: gc_book writes them holding both locks. In lock.h's order
- * gc.records comes after gc.lock and before every allocator lock, and no
- * thread takes it while the world is stopped. */
+ * reports. The collector holds gc.lock through a whole cycle, so
+ * gh_read_mem_stats, which must not wait for a mark, reads them with the
+ * world stopped instead, and gc_book writes them with the world stopped
+ * (gc.lock held too). */
 #ifndef GH_GCSTATE_H
 #define GH_GCSTATE_H
 
@@ -30,8 +29,7 @@ struct gc_state {
     volatile AO_t heap_goal;       /* gc.lock to write, atomic to read: the pacer's goal (NextGC) */
     uint64_t heap_goal_this_cycle; /* goal the last cycle ran against */
     uint64_t stack_bytes, globals_bytes; /* scanned by the last cycle */
-    pthread_mutex_t records;       /* the cycle records below, for readers without gc.lock */
-    uint32_t num_gc, num_forced_gc;
+    uint32_t num_gc, num_forced_gc; /* these to last: written with the world stopped */
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;
     int64_t cpu_total_ns;          /* GC CPU (idle marking excluded) */
     double cpu_fraction;

@@ -1,8 +1,8 @@
 /* lock.h: allocator locks, and the collector's way past them.
  *
  * Lock order (take left before right; never the reverse):
- *   gc.lock  ->  gc.records  ->  caches.lock  ->  centrals[0..135].lock (ascending)
- *   ->  heap.lock  ->  mprof / finalizer / roots / threads locks (leaves)
+ *   gc.lock  ->  caches.lock  ->  centrals[0..135].lock (ascending)  ->  heap.lock
+ *   ->  mprof / finalizer / roots / threads locks (leaves)
  *
  * Before stopping the world the collector takes every allocator lock, so no
  * stopped thread can hold one, and sets lock_held_all; while it is set on

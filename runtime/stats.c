@@ -6,10 +6,11 @@
  *
  * It waits only for what it must: a stop of the collector's (both take
  * the cache list lock first, which also keeps exiting threads from
- * unlinking their caches under the reader) and the booking of a finished
- * cycle (gc.records). It never waits for a concurrent mark: the collector
- * thread holds gc.lock through a whole cycle, and this reader does not
- * take it.
+ * unlinking their caches under the reader). It never waits for a
+ * concurrent mark: the collector thread holds gc.lock through a whole
+ * cycle, and this reader does not take it; the collector writes the cycle
+ * records with the world stopped (gc_book), so a stopped world sees them
+ * whole.
  *
  * The runtime's own threads (collector, sweeper, scavenger) are not
  * registered and keep running while the world is stopped; they only free
@@ -46,8 +47,8 @@ void stats_large_allocated(uintptr_t bytes, int new_object)
     AO_fetch_and_add(&stats.large_malloc_bytes, bytes);
 }
 
-/* stats_fill computes *m from the counters (world stopped, gc.records
- * held), in the order the comment at the top explains. */
+/* stats_fill computes *m from the counters (world stopped), in the order
+ * the comment at the top explains. */
 static void stats_fill(gh_mem_stats *m)
 {
     uint64_t nmalloc[NUM_SIZE_CLASSES] = { 0 }, nfree[NUM_SIZE_CLASSES] = { 0 };
@@ -103,11 +104,9 @@ static void stats_fill(gh_mem_stats *m)
 GH_API void gh_read_mem_stats(gh_mem_stats *m)
 {
     cache_get();
-    pthread_mutex_lock(&gc.records);
     cache_lock_all();
     threads_stop_world();
     stats_fill(m);
     threads_start_world();
     cache_unlock_all();
-    pthread_mutex_unlock(&gc.records);
 }
