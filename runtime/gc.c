@@ -58,8 +58,12 @@
  *
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. The collector thread holds it
- * through a whole cycle, so that MemStats and the setters see a cycle
- * whole, as with a stop-the-world collector; requests for cycles and the
+ * through a whole cycle, so that the setters see a cycle whole, as with a
+ * stop-the-world collector. MemStats must not wait for a mark, so it does
+ * not take gc.lock: it reads the cycle records with the world stopped, and
+ * gc_book writes them with the world stopped (both stops hold the cache
+ * list lock, so they exclude each other); the goal it reads atomically.
+ * Requests for cycles and the
  * waits for a phase use gc.phase_lock, a leaf. Forks take the allocator
  * locks, not gc.lock (gc_fork_prepare). */
 #define _GNU_SOURCE
@@ -138,7 +142,7 @@ static void gc_publish_trigger(void)
     uint64_t runway = gc.mark_runway + gc.mark_runway / 4, floor = gc.pacer.heap_marked;
     if (!opts.gcstoptheworld && runway > 0 && goal > runway && goal - runway < trigger)
         trigger = goal - runway > floor ? goal - runway : floor;
-    gc.heap_goal = goal;
+    AO_store(&gc.heap_goal, (AO_t)goal);
     AO_store_release(&gc_trigger_bytes, (AO_t)trigger);
 }
 
@@ -301,7 +305,7 @@ void gc_init(void)
 
 /* A runtime thread starts registered (pthread_create is threads.c's) and
  * leaves the registry in gc_thread_enter. Until then a stop of the world
- * may signal it, so it starts with every signal blocked except the two of
+ * may signal it, so it starts with every signal blocked except the one of
  * the stop-the-world handshake (threads.h): it cannot run the program's
  * handlers, whatever the mask of the thread that made it (the collector
  * thread blocks everything). */
@@ -312,7 +316,6 @@ int gc_spawn(void *(*fn)(void *))
     sigset_t mask, old;
     sigfillset(&mask);
     sigdelset(&mask, SIGPWR);
-    sigdelset(&mask, SIGXCPU);
     pthread_sigmask(SIG_SETMASK, &mask, &old);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -440,8 +443,11 @@ struct gc_times {
     int64_t pause;                            /* world stopped, both stops together */
 };
 
-/* gc_book records a finished cycle as Go's gcMarkTermination does and
- * prints its gctrace line (gc.lock held, world running). */
+/* gc_book records a finished cycle as Go's gcMarkTermination does (gc.lock
+ * held, world stopped, t->end taken just before the restart). The world
+ * is stopped so that MemStats, which reads the records with the world
+ * stopped, sees them whole, and so that a finalizer this cycle queued
+ * sees the cycle counted, as in Go. */
 static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
 {
     int64_t wall_end = os_walltime();
@@ -462,6 +468,12 @@ static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
     gc.cpu_fraction = avail > 0 ? (double)gc.cpu_total_ns / (double)avail : 0;
     rec->cpu_fraction = gc.cpu_fraction;
     gc.last = *rec;
+}
+
+/* gc_trace prints a booked cycle's gctrace line (world running: a stopped
+ * thread may hold the print lock). */
+static void gc_trace(const struct gc_cycle *rec)
+{
     if (opts.gctrace > 0) {
         char line[TRACE_LINE_MAX];
         trace_format_gc(line, sizeof(line), rec);
@@ -528,19 +540,19 @@ static void gc_finish_stopped(struct gc_cycle *rec, int64_t t_sweep_term)
     cache_stamp_flushed(AO_load(&sweep_gen));
     mprof_next_cycle();
 
-    gc_start_world();
     t.end = os_nanotime();
     t.pause = t.end - t.sweep_term;
+    rec->cpu_stw_start_ns = t.mark - t.sweep_term;
+    rec->cpu_background_ns = cpu1 - cpu0;
+    rec->cpu_stw_end_ns = t.end - t.mark_term;
+    gc_book(rec, &t);
+    gc_start_world();
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)t.pause);
     gc_limiter_update(t.end);
     mprof_flush();
     finalizer_wake();
     sweep_wake();
-
-    rec->cpu_stw_start_ns = t.mark - t.sweep_term;
-    rec->cpu_background_ns = cpu1 - cpu0;
-    rec->cpu_stw_end_ns = t.end - t.mark_term;
-    gc_book(rec, &t);
+    gc_trace(rec);
 }
 
 /* gc_cycle_stw runs one cycle with the world stopped throughout (gc.lock
@@ -568,17 +580,31 @@ static void gc_phase_changed(void)
     pthread_mutex_unlock(&gc.phase_lock);
 }
 
-/* gc_wait_phase waits, at most max_ns, while cond holds (tested under
- * gc.phase_lock, which gc_phase_changed takes after every change). */
-static void gc_wait_phase(int (*cond)(void), int64_t max_ns)
+struct gc_phase_wait {
+    int (*cond)(void);
+    int64_t max_ns;
+};
+
+static void gc_wait_phase_blocked(void *arg)
 {
-    int64_t end = os_nanotime() + max_ns;
+    const struct gc_phase_wait *w = arg;
+    int64_t end = os_nanotime() + w->max_ns;
     struct timespec until = { .tv_sec = end / 1000000000, .tv_nsec = end % 1000000000 };
     pthread_mutex_lock(&gc.phase_lock);
-    while (cond() && os_nanotime() < end)
+    while (w->cond() && os_nanotime() < end)
         if (pthread_cond_timedwait(&gc.phase, &gc.phase_lock, &until) != 0)
             break;
     pthread_mutex_unlock(&gc.phase_lock);
+}
+
+/* gc_wait_phase waits, at most max_ns, while cond holds (tested under
+ * gc.phase_lock, which gc_phase_changed takes after every change). The
+ * wait touches no heap: a stop of the world (gh_read_mem_stats's, say)
+ * counts the thread as stopped without signalling it (threads_blocking). */
+static void gc_wait_phase(int (*cond)(void), int64_t max_ns)
+{
+    struct gc_phase_wait w = { cond, max_ns };
+    threads_blocking(gc_wait_phase_blocked, &w);
 }
 
 /* gc_revise refreshes the assist ratio and the CPU limiter while the
@@ -713,20 +739,20 @@ static void gc_cycle_concurrent(int forced)
         cache_flush_idle(gen);
     mprof_next_cycle();
 
-    gc_start_world();
     t.end = os_nanotime();
     t.pause = (t.mark - t.sweep_term) + (t.end - t.mark_term);
-    AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.end - t.mark_term) * gc.procs));
-    gc_limiter_update(t.end);
-    mprof_flush();
-    finalizer_wake();
-    sweep_wake();
-
     rec.cpu_stw_start_ns = (t.mark - t.sweep_term) * gc.procs;
     rec.cpu_assist_ns = assist;
     rec.cpu_background_ns = background;
     rec.cpu_stw_end_ns = (t.end - t.mark_term) * gc.procs;
     gc_book(&rec, &t);
+    gc_start_world();
+    AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.end - t.mark_term) * gc.procs));
+    gc_limiter_update(t.end);
+    mprof_flush();
+    finalizer_wake();
+    sweep_wake();
+    gc_trace(&rec);
 }
 
 /* ---- The collector thread and requests ------------------------------- */

@@ -1,7 +1,13 @@
 /* gcstate.h: the collector's global state (defined in gc.c), shared with
  * the modules that report on it (stats.c), run beside it (cmark.c,
  * scavenge.c) or lock it around fork (shim.c). Guarded by gc.lock unless a
- * field says otherwise. */
+ * field says otherwise.
+ *
+ * The records of finished cycles (num_gc through last) are what MemStats
+ * reports. The collector holds gc.lock through a whole cycle, so
+ * gh_read_mem_stats, which must not wait for a mark, reads them with the
+ * world stopped instead, and gc_book writes them with the world stopped
+ * (gc.lock held too). */
 #ifndef GH_GCSTATE_H
 #define GH_GCSTATE_H
 
@@ -20,10 +26,10 @@ struct gc_state {
     int procs;                     /* fixed at init: CPUs we may run on (Go: GOMAXPROCS) */
     struct pacer pacer;
     struct pacer_limiter limiter;
-    uint64_t heap_goal;            /* pacer's current goal (NextGC) */
+    volatile AO_t heap_goal;       /* gc.lock to write, atomic to read: the pacer's goal (NextGC) */
     uint64_t heap_goal_this_cycle; /* goal the last cycle ran against */
     uint64_t stack_bytes, globals_bytes; /* scanned by the last cycle */
-    uint32_t num_gc, num_forced_gc;
+    uint32_t num_gc, num_forced_gc; /* these to last: written with the world stopped */
     uint64_t pause_ns[256], pause_end[256], pause_total_ns, last_gc;
     int64_t cpu_total_ns;          /* GC CPU (idle marking excluded) */
     double cpu_fraction;

@@ -9,7 +9,9 @@
  *     one all-buckets list, newest first. Buckets are never freed; their
  *     memory comes from os_meta_alloc (BuckHashSys);
  *   - the sampled-object map p -> bucket, an open-addressing table from
- *     os_reserve, so that mprof_free can find a sampled object's bucket;
+ *     os_reserve, so that mprof_free can find a sampled object's bucket,
+ *     and in front of it a filter of counters by address hash, so that
+ *     mprof_free can tell at once that an object is not sampled;
  *   - the cycle counter C and the fold of future slots into "active".
  *
  * Locking. One spin lock, prof.lock, guards buckets, counters, the map's
@@ -23,8 +25,12 @@
  * Stack capture (libunwind, which may call malloc) runs before locking.
  *
  * Lock-free reads. mprof_free is called for every object of a span that
- * holds sampled objects, so it first probes the map without the lock and
- * only locks when p is there. Tables are never unmapped (a reader may hold
+ * holds sampled objects, so it first reads p's counter in the filter (the
+ * number of map keys with p's hash; zero for nearly every object), then
+ * probes the map without the lock, and only locks when p is there. A
+ * counter is written under the lock before the object is handed out (a
+ * free of it comes later) and after its key leaves the map; one that
+ * reaches 255 stays there and only sends readers on to the map. Tables are never unmapped (a reader may hold
  * an old pointer); a table that is cleared for reuse bumps prof.map_gen
  * first, and a reader that sees the generation change falls back to the
  * locked lookup. Invariant: an object inserted before a reader started is
@@ -61,6 +67,8 @@
 #define ENTRY_SEARCH 16             /* the user's call site is among these frames */
 #define POOL_CHUNK (64 << 10)       /* bucket memory is carved from these */
 #define MAP_MIN_CAP 1024            /* smallest sampled-object table */
+#define FILTER_BITS 16              /* the filter has 2^16 counters */
+#define FILTER_MAX 255              /* a counter that reached this stays */
 
 /* ---- Buckets ---------------------------------------------------------- */
 
@@ -105,6 +113,13 @@ struct ptab {
     struct pslot slot[];
 };
 
+/* The bucket chains and the sampled-object filter, mapped together on the
+ * first sample. */
+struct hash_area {
+    struct bucket *chain[BUCK_HASH_SIZE];   /* prof.lock */
+    volatile unsigned char filter[1 << FILTER_BITS]; /* prof.lock to write; read racily */
+};
+
 /* ---- Module state ----------------------------------------------------- */
 
 volatile AO_t mprof_rate = 512 * 1024;
@@ -114,7 +129,7 @@ static struct {
     /* Everything below up to the map is guarded by lock. */
     uint32_t cycle;                 /* C */
     int flushed;                    /* future[C%3] already folded */
-    struct bucket **hash;           /* BUCK_HASH_SIZE chains (atomic install) */
+    struct hash_area *hash;         /* chains and filter (atomic install) */
     struct bucket *all;             /* newest first */
     volatile AO_t nbuckets;         /* written under lock, read racily */
     char *pool;                     /* bucket memory not yet handed out */
@@ -411,7 +426,7 @@ static uintptr_t stack_hash(const uintptr_t *stk, int nstk, size_t size)
 /* bucket_find returns the bucket of (stk, size) or NULL. prof.lock held. */
 static struct bucket *bucket_find(uintptr_t h, const uintptr_t *stk, int nstk, size_t size)
 {
-    for (struct bucket *b = prof.hash[h % BUCK_HASH_SIZE]; b; b = b->next)
+    for (struct bucket *b = prof.hash->chain[h % BUCK_HASH_SIZE]; b; b = b->next)
         if (b->hash == h && b->size == size && b->nstk == nstk &&
             memcmp(b->stk, stk, (size_t)nstk * sizeof stk[0]) == 0)
             return b;
@@ -438,20 +453,21 @@ static struct bucket *bucket_new(uintptr_t h, const uintptr_t *stk, int nstk, si
     b->size = size;
     b->nstk = nstk;
     memcpy(b->stk, stk, (size_t)nstk * sizeof stk[0]);
-    b->next = prof.hash[h % BUCK_HASH_SIZE];
-    prof.hash[h % BUCK_HASH_SIZE] = b;
+    b->next = prof.hash->chain[h % BUCK_HASH_SIZE];
+    prof.hash->chain[h % BUCK_HASH_SIZE] = b;
     b->allnext = prof.all;
     prof.all = b;
     AO_store(&prof.nbuckets, AO_load(&prof.nbuckets) + 1);
     return b;
 }
 
-/* hash_ensure maps the chain array on first use (lock not held). */
+/* hash_ensure maps the chains and the filter on first use (lock not
+ * held). */
 static int hash_ensure(void)
 {
     if (AO_load_acquire((volatile AO_t *)&prof.hash))
         return 0;
-    size_t bytes = BUCK_HASH_SIZE * sizeof(struct bucket *);
+    size_t bytes = (sizeof(struct hash_area) + os_page_size() - 1) & ~(os_page_size() - 1);
     void *h = os_reserve(bytes, os_page_size(), OS_STAT_BUCKHASH);
     if (!h)
         return -1;
@@ -465,6 +481,11 @@ static int hash_ensure(void)
 static size_t map_hash(const struct ptab *t, AO_t key)
 {
     return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> t->shift);
+}
+
+static size_t filter_index(AO_t key)
+{
+    return (size_t)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> (64 - FILTER_BITS));
 }
 
 static struct ptab *map_table_new(size_t cap)
@@ -523,7 +544,8 @@ static int map_rebuild(size_t cap)
     return 0;
 }
 
-/* map_insert records key -> val. Lock held. Returns -1 if no memory. */
+/* map_insert records key -> val and counts a new key in the filter. Lock
+ * held. Returns -1 if no memory. */
 static int map_insert(AO_t key, AO_t val)
 {
     struct ptab *t = (struct ptab *)AO_load(&prof.map_cur);
@@ -557,10 +579,14 @@ static int map_insert(AO_t key, AO_t val)
     AO_store_release(&t->slot[free_at].key, key);
     t->live++;
     AO_store(&prof.map_live, t->live);
+    volatile unsigned char *f = &prof.hash->filter[filter_index(key)];
+    if (*f < FILTER_MAX)
+        *f = (unsigned char)(*f + 1);
     return 0;
 }
 
-/* map_remove deletes key and returns its value, or 0. Lock held. */
+/* map_remove deletes key, uncounts it in the filter and returns its
+ * value, or 0. Lock held. */
 static AO_t map_remove(AO_t key)
 {
     struct ptab *t = (struct ptab *)AO_load(&prof.map_cur);
@@ -575,6 +601,9 @@ static AO_t map_remove(AO_t key)
             AO_store_release(&t->slot[i].key, KEY_TOMB);
             t->live--;
             AO_store(&prof.map_live, t->live);
+            volatile unsigned char *f = &prof.hash->filter[filter_index(key)];
+            if (*f < FILTER_MAX)
+                *f = (unsigned char)(*f - 1);
             return v;
         }
     }
@@ -656,10 +685,11 @@ int mprof_alloc(void *p, size_t size)
     return b != NULL;
 }
 
-int mprof_free(void *p, size_t size)
+/* mprof_free_sampled is mprof_free for an object the filter and the
+ * lock-free probe did not rule out; apart, so that the common answer
+ * costs no register saves. */
+static __attribute__((noinline)) int mprof_free_sampled(void *p, size_t size)
 {
-    if (AO_load(&prof.map_live) == 0 || !map_maybe_contains((AO_t)p))
-        return 0;
     int taken = prof_lock();
     struct bucket *b = (struct bucket *)map_remove((AO_t)p);
     if (b) {
@@ -669,6 +699,15 @@ int mprof_free(void *p, size_t size)
     }
     prof_unlock(taken);
     return b != NULL;
+}
+
+int mprof_free(void *p, size_t size)
+{
+    const struct hash_area *h = (const struct hash_area *)AO_load_acquire((volatile AO_t *)&prof.hash);
+    if (h == NULL || AO_load(&prof.map_live) == 0 || h->filter[filter_index((AO_t)p)] == 0 ||
+        !map_maybe_contains((AO_t)p))
+        return 0;
+    return mprof_free_sampled(p, size);
 }
 
 void mprof_next_cycle(void)

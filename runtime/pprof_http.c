@@ -27,7 +27,7 @@
  * which also gives every response a Content-Length.
  *
  * Signals. The thread blocks every asynchronous signal except goheap's
- * stop and restart signals (threads.h), so that a program that handles
+ * stop signal (threads.h), so that a program that handles
  * SIGTERM or SIGINT with sigwait in a thread of its own still gets them.
  *
  * Locking: none; the connection table belongs to the server thread, and
@@ -1074,7 +1074,7 @@ int pprof_http_start(const char *addr)
     srv = s;
     /* The thread starts with every asynchronous signal blocked but the
      * collector's own (see the top of this file). */
-    static const int keep[] = { SIGPWR, SIGXCPU, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+    static const int keep[] = { SIGPWR, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
     sigfillset(&all);
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
         sigdelset(&all, keep[i]);

@@ -4,6 +4,22 @@
  * does not flush the caches, it sums their counters, so the stop costs
  * O(threads + size classes), independent of the heap's size.
  *
+ * It waits only for what it must: a stop of the collector's (both take
+ * the cache list lock first, which also keeps exiting threads from
+ * unlinking their caches under the reader). It never waits for a
+ * concurrent mark: the collector thread holds gc.lock through a whole
+ * cycle, and this reader does not take it; the collector writes the cycle
+ * records with the world stopped (gc_book), so a stopped world sees them
+ * whole.
+ *
+ * The runtime's own threads (collector, sweeper, scavenger) are not
+ * registered and keep running while the world is stopped; they only free
+ * objects and pages and return pages to the OS. The snapshot is read in
+ * an order that keeps Go's identities under exactly those changes: pages
+ * released before pages in use (a free raises idle before a release can
+ * count it), pages in use before the object counters (a sweep counts its
+ * frees before it frees the span), allocations before frees.
+ *
  * Locking: the global counters here are atomics bumped on slow paths. */
 #include <string.h>
 #include "goheap.h"
@@ -31,17 +47,24 @@ void stats_large_allocated(uintptr_t bytes, int new_object)
     AO_fetch_and_add(&stats.large_malloc_bytes, bytes);
 }
 
-/* stats_fill computes *m from the counters; world stopped. */
+/* stats_fill computes *m from the counters (world stopped), in the order
+ * the comment at the top explains. */
 static void stats_fill(gh_mem_stats *m)
 {
     uint64_t nmalloc[NUM_SIZE_CLASSES] = { 0 }, nfree[NUM_SIZE_CLASSES] = { 0 };
-    cache_sum_counts(nmalloc, nfree);
     memset(m, 0, sizeof(*m));
-    uint64_t alloc_bytes = AO_load(&stats.large_malloc_bytes), free_bytes = AO_load(&stats.large_free_bytes);
+    m->heap_released = AO_load(&heap_stats.released);
+    m->heap_sys = AO_load(&heap_stats.sys);
+    m->heap_inuse = AO_load(&heap_stats.inuse);
+    m->heap_idle = m->heap_sys - m->heap_inuse;
+    uint64_t alloc_bytes = AO_load(&stats.large_malloc_bytes);
     m->mallocs = AO_load(&stats.large_nmalloc);
+    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
+        nmalloc[c] = AO_load(&stats.small_nmalloc[c]);
+    cache_sum_counts(nmalloc, nfree);
+    uint64_t free_bytes = AO_load(&stats.large_free_bytes);
     m->frees = AO_load(&stats.large_nfree);
     for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++) {
-        nmalloc[c] += AO_load(&stats.small_nmalloc[c]);
         nfree[c] += AO_load(&stats.small_nfree[c]);
         m->mallocs += nmalloc[c];
         m->frees += nfree[c];
@@ -56,10 +79,6 @@ static void stats_fill(gh_mem_stats *m)
     m->total_alloc = alloc_bytes;
     m->heap_alloc = m->alloc = alloc_bytes - free_bytes;
     m->heap_objects = m->mallocs - m->frees;
-    m->heap_sys = AO_load(&heap_stats.sys);
-    m->heap_inuse = AO_load(&heap_stats.inuse);
-    m->heap_idle = m->heap_sys - m->heap_inuse;
-    m->heap_released = AO_load(&heap_stats.released);
     m->stack_inuse = 0;
     m->stack_sys = AO_load(&os_sys[OS_STAT_STACK]);
     m->mspan_inuse = AO_load(&heap_stats.spans_inuse) * sizeof(struct span);
@@ -70,7 +89,7 @@ static void stats_fill(gh_mem_stats *m)
     m->gc_sys = AO_load(&os_sys[OS_STAT_GC]);
     m->other_sys = AO_load(&os_sys[OS_STAT_OTHER]);
     m->sys = m->heap_sys + m->stack_sys + m->mspan_sys + m->mcache_sys + m->buck_hash_sys + m->gc_sys + m->other_sys;
-    m->next_gc = gc.heap_goal;
+    m->next_gc = AO_load(&gc.heap_goal);
     m->last_gc = gc.last_gc;
     m->pause_total_ns = gc.pause_total_ns;
     memcpy(m->pause_ns, gc.pause_ns, sizeof(m->pause_ns));
@@ -85,11 +104,9 @@ static void stats_fill(gh_mem_stats *m)
 GH_API void gh_read_mem_stats(gh_mem_stats *m)
 {
     cache_get();
-    pthread_mutex_lock(&gc.lock);
     cache_lock_all();
     threads_stop_world();
     stats_fill(m);
     threads_start_world();
     cache_unlock_all();
-    pthread_mutex_unlock(&gc.lock);
 }

@@ -29,17 +29,44 @@
  *
  * Stop-the-world handshake. The stopper bumps `epoch` to an odd value,
  * stores it in each target's stop_epoch and sends SIG_SUSPEND. The handler
- * copies the interrupted registers into the entry (the kernel's signal
- * frame holds them too, on the thread's stack unless it runs on an
- * alternate signal stack), tells cache.c where the thread was interrupted
- * (cache_note_stopped), publishes its stack pointer, acknowledges on the
- * `ack` semaphore and waits in rt_sigsuspend until epoch changes;
- * SIG_RESTART, blocked while the handler runs and unblocked only inside
- * rt_sigsuspend, cannot be lost. The restarter bumps epoch to even, sends
- * SIG_RESTART, and waits for a second acknowledgement from each thread as
- * it leaves the handler.
+ * runs with every signal blocked (its sa_mask), so no handler of the
+ * program's can run on a stopped thread. It copies the interrupted
+ * registers into the entry (the kernel's signal frame holds them too, on
+ * the thread's stack unless it runs on an alternate signal stack), tells
+ * cache.c where the thread was interrupted (cache_note_stopped), publishes
+ * its stack pointer and acknowledges by counting `pending` down; the last
+ * one wakes the stopper, which sleeps on it as a futex (one wake-up per
+ * stop, not one per thread). It then sleeps on epoch as a futex until
+ * epoch moves on. The restarter bumps epoch to even, wakes one sleeper,
+ * and returns: each thread that leaves the handler wakes the next
+ * (threads_park_wait), and nobody waits for them to leave. Waking a
+ * sleeping thread costs several microseconds on a virtual machine, so a
+ * short stop such as gh_read_mem_stats's costs its caller one wake-up
+ * each way, not one per thread. A stop that follows at once is not
+ * confused by a thread still in the handler: that thread leaves as soon
+ * as it sees epoch moved on, and only then takes the new stop's
+ * SIG_SUSPEND, which the handler's mask held back.
+ *
+ * Blocked threads. A thread that waits inside the runtime for the
+ * collector (threads_blocking: an assist, or the wait for a mark to
+ * begin) cannot touch the heap meanwhile, so a stop need not signal it,
+ * which would cost a wake-up and a trip through the handler, as Go's
+ * stopTheWorld need not preempt a goroutine parked in the runtime. On
+ * the way in, the thread spills its callee-saved registers into its
+ * frame, publishes its stack pointer, blocks every signal but
+ * SIG_SUSPEND (no handler of the program's may run while it counts as
+ * stopped) and sets `block` to BLOCK_BLOCKED. The stopper claims such a
+ * thread by a compare-and-swap of `block` to its own (odd) epoch instead
+ * of signalling it; a claim left over from an earlier stop (an odd value
+ * that is not epoch) means the thread is still blocked and is claimed
+ * again. On the way out the thread swaps `block` back to BLOCK_RUNNING,
+ * unless a stop holds a claim on it, in which case it first waits for
+ * that stop to end. A stopper that finds the thread running signals it as
+ * any other; a thread signalled on its way into the wait parks in the
+ * handler as usual.
  * Invariant: between a stop and its start, every RUNNING entry other than
- * the stopper's has stop_epoch == epoch and sits in the handler.
+ * the stopper's has stop_epoch == epoch and either sits in the handler or
+ * is blocked with block == epoch.
  *
  * Locking: `world` serialises stops; `lock` guards the registry. Order:
  * world -> lock, both after every allocator lock (lock.h). The stopper
@@ -50,9 +77,10 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
-#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -69,10 +97,13 @@
 #include "print.h"
 
 #define SIG_SUSPEND SIGPWR
-#define SIG_RESTART SIGXCPU
 #define RED_ZONE 128                 /* bytes below sp a leaf may use (x86-64 ABI) */
 #define TLS_SLACK (64 * 1024)        /* stack range kept above the thread descriptor */
 #define STOP_WARN_SECONDS 10
+
+/* Values of thread.block other than the odd epoch of a stop that claimed
+ * the thread. */
+enum { BLOCK_RUNNING = 0, BLOCK_BLOCKED = 2 };
 
 enum thread_state {
     THREAD_FREE,      /* on the free list */
@@ -88,11 +119,12 @@ struct thread {
     uintptr_t stack_lo, stack_hi;  /* fixed while RUNNING: the stack mapping */
     void *(*start)(void *);        /* STARTING only */
     void *arg;                     /* STARTING only; a root until the thread runs */
-    volatile AO_t stop_epoch;      /* the stop it was signalled for; stopper writes */
-    volatile AO_t acked_epoch;     /* the stop it acknowledged; handler writes */
-    volatile AO_t sp;              /* handler writes before acknowledging */
+    volatile unsigned stop_epoch;  /* the stop it was signalled for; stopper writes */
+    volatile unsigned acked_epoch; /* the stop it acknowledged; handler or claiming stopper writes */
+    volatile unsigned block;       /* BLOCK_* or a claim: owner and stopper, by compare-and-swap */
+    volatile AO_t sp;              /* handler or threads_blocking writes, before acknowledging */
     uintptr_t alt_lo, alt_hi;      /* handler: alternate signal stack in use, or 0 */
-    mcontext_t regs;               /* handler: the interrupted registers */
+    mcontext_t regs;               /* handler: the interrupted registers (zero if blocked) */
 };
 
 /* Per-thread state. Initial-exec TLS: a plain %fs access, safe in the
@@ -103,7 +135,6 @@ struct threads_tls {
     int in_init;           /* inside threads_init */
     int resolving;         /* inside dlsym for pthread_create */
     int fork_locked;       /* the fork prepare handler took the locks */
-    volatile sig_atomic_t restarted; /* the restart signal reached this park */
 };
 static __thread struct threads_tls threads_tls __attribute__((tls_model("initial-exec")));
 
@@ -117,12 +148,13 @@ static struct {
     struct thread *list;        /* lock: STARTING and RUNNING entries */
     struct thread *free;        /* lock: recycled entries, linked by next */
     volatile AO_t count;        /* lock to write: RUNNING entries */
-    volatile AO_t epoch;        /* odd while the world is stopped; stopper writes */
+    volatile unsigned epoch;    /* futex: odd while the world is stopped; stopper writes */
     volatile AO_t stopped;      /* the world is stopped by owner */
     pthread_t owner;            /* the stopper; valid while stopped */
     uint64_t stack_bytes;       /* stopper: total of the last threads_each_stack */
-    sem_t ack;                  /* one post per handler entry and exit */
-    sigset_t wait_mask;         /* fixed at init: everything but SIG_RESTART */
+    volatile unsigned pending;  /* futex: threads yet to acknowledge the stop */
+    volatile unsigned sleepers; /* stopped threads asleep on epoch */
+    sigset_t block_mask;        /* fixed at init: everything but SIG_SUSPEND */
     pthread_key_t key;          /* fixed at init: runs the exit hook */
     volatile AO_t init_state;   /* INIT_* */
     volatile AO_t real_create;  /* the next pthread_create, once resolved */
@@ -345,9 +377,27 @@ int pthread_create(pthread_t *restrict out, const pthread_attr_t *restrict attr,
 }
 #pragma GCC visibility pop
 
+/* threads_park_wait waits, in the handler, until the world restarts,
+ * asleep on epoch. The restarter wakes one sleeper and each thread that
+ * leaves wakes one more while any is counted, so that the restart costs
+ * its caller one wake-up, not one per thread. The raw futex call is not
+ * a cancellation point: a pending cancellation must not unwind a stopped
+ * thread. */
+static void threads_park_wait(unsigned epoch)
+{
+    /* Full: pairs with the restarter's fence between its store of epoch
+     * and its load of sleepers; either it sees us counted or our futex
+     * wait sees epoch moved on. */
+    AO_int_fetch_and_add1_full(&threads.sleepers);
+    while (AO_int_load_acquire(&threads.epoch) == epoch)
+        syscall(SYS_futex, &threads.epoch, FUTEX_WAIT_PRIVATE, epoch, NULL, NULL, 0);
+    if (AO_int_fetch_and_sub1(&threads.sleepers) > 1)
+        syscall(SYS_futex, &threads.epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 /* threads_park is the body of the suspend handler: save, acknowledge, wait
- * for the restart, acknowledge again. */
-static void threads_park(struct thread *t, ucontext_t *uc, AO_t epoch)
+ * for the restart. */
+static void threads_park(struct thread *t, ucontext_t *uc, unsigned epoch)
 {
     char here;
     stack_t ss;
@@ -361,64 +411,48 @@ static void threads_park(struct thread *t, ucontext_t *uc, AO_t epoch)
         t->alt_hi = base + ss.ss_size;
     }
     AO_store(&t->sp, (uintptr_t)&here);
-    threads_tls.restarted = 0;
-    /* Pairs with the stopper's sem_wait: everything above is visible. */
-    AO_store_release(&t->acked_epoch, epoch);
-    sem_post(&threads.ack);
-    /* Wait for the restart signal itself, not only for the epoch to move:
-     * a restart signal left pending would otherwise be delivered after we
-     * return, and the next stop could then interrupt its handler instead
-     * of the thread's own code, hiding where the thread really was (see
-     * cache_note_stopped). The raw system call, because sigsuspend is a
-     * cancellation point and a pending cancellation must not unwind a
-     * stopped thread. */
-    while (!threads_tls.restarted || AO_load_acquire(&threads.epoch) == epoch)
-        syscall(SYS_rt_sigsuspend, &threads.wait_mask, (size_t)(_NSIG / 8));
-    sem_post(&threads.ack);
+    AO_int_store(&t->acked_epoch, epoch);
+    /* Release: pairs with the stopper's acquiring load of pending, so
+     * everything above is visible to it. */
+    if (AO_int_fetch_and_sub1_release(&threads.pending) == 1)
+        syscall(SYS_futex, &threads.pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    threads_park_wait(epoch);
 }
 
 static void threads_suspend_handler(int sig, siginfo_t *info, void *context)
 {
     int saved_errno = errno;
     struct thread *t = threads_tls.self;
-    AO_t epoch = AO_load_acquire(&threads.epoch);
+    unsigned epoch = AO_int_load_acquire(&threads.epoch);
     (void)sig;
     (void)info;
     /* Ignore a stray SIG_SUSPEND (sent by someone else, or repeated). */
-    if (t != NULL && (epoch & 1) && AO_load(&t->stop_epoch) == epoch &&
-        AO_load(&t->acked_epoch) != epoch)
+    if (t != NULL && (epoch & 1) && AO_int_load(&t->stop_epoch) == epoch &&
+        AO_int_load(&t->acked_epoch) != epoch)
         threads_park(t, context, epoch);
     errno = saved_errno;
 }
 
-/* The restart signal interrupts sigsuspend and says it arrived. */
-static void threads_restart_handler(int sig)
-{
-    (void)sig;
-    threads_tls.restarted = 1;
-}
-
-/* threads_wait takes n acknowledgements, warning once if it waits long.
- * Not a cancellation point: the stopper must finish what it started. */
-static void threads_wait(int n, const char *what)
+/* threads_wait_acks waits until every stopped thread has acknowledged
+ * (pending is 0), warning once if that takes long. Not a cancellation
+ * point (a raw futex wait): the stopper must finish what it started. */
+static void threads_wait_acks(unsigned n)
 {
     struct timespec deadline;
-    int warned = 0, cancel_state;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    int warned = 0;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += STOP_WARN_SECONDS;
-    for (int i = 0; i < n;) {
-        int r = warned ? sem_wait(&threads.ack)
-                       : sem_clockwait(&threads.ack, CLOCK_MONOTONIC, &deadline);
-        if (r == 0) {
-            i++;
-        } else if (errno == ETIMEDOUT) {
-            print_err("goheap: still waiting for %d of %d threads to %s; "
-                      "do they block SIGPWR or SIGXCPU?\n", n - i, n, what);
+    unsigned left;
+    while ((left = AO_int_load_acquire(&threads.pending)) != 0) {
+        /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
+        long r = syscall(SYS_futex, &threads.pending, FUTEX_WAIT_BITSET_PRIVATE, left,
+                         warned ? NULL : &deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+        if (r != 0 && errno == ETIMEDOUT && !warned) {
+            print_err("goheap: still waiting for %u of %u threads to stop; "
+                      "do they block SIGPWR?\n", AO_int_load(&threads.pending), n);
             warned = 1;
         }
     }
-    pthread_setcancelstate(cancel_state, NULL);
 }
 
 void threads_stop_world(void)
@@ -426,30 +460,50 @@ void threads_stop_world(void)
     threads_init();
     pthread_mutex_lock(&threads.world);
     pthread_mutex_lock(&threads.lock);
-    gh_assert((AO_load(&threads.epoch) & 1) == 0);
-    AO_t epoch = AO_load(&threads.epoch) + 1;
-    AO_store_release(&threads.epoch, epoch);
+    gh_assert((AO_int_load(&threads.epoch) & 1) == 0);
+    /* Threads of the last stop may still sleep, waiting for their turn in
+     * its chain of wake-ups; wake them all now, so that the new stop's
+     * sleepers can never take a wake-up meant for them (threads_park_wait:
+     * a thread woken while its own stop lasts sleeps again and passes
+     * nothing on). Rare: the chain takes microseconds. */
+    if (AO_int_load(&threads.sleepers) != 0)
+        syscall(SYS_futex, &threads.epoch, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    unsigned epoch = AO_int_load(&threads.epoch) + 1;
+    AO_int_store_release(&threads.epoch, epoch);
     struct thread *self = threads_tls.self;
-    int n = 0;
+    unsigned n = 0;
+    for (struct thread *t = threads.list; t != NULL; t = t->next) {
+        if (t->state != THREAD_RUNNING || t == self)
+            continue;
+        AO_int_store(&t->stop_epoch, epoch);
+        /* Acquire: pairs with threads_blocking's release of BLOCKED, so
+         * the stack pointer published before it is visible. */
+        unsigned b = AO_int_load_acquire(&t->block);
+        if (b != BLOCK_RUNNING && AO_int_compare_and_swap_full(&t->block, b, epoch)) {
+            AO_int_store(&t->acked_epoch, epoch);
+            continue;
+        }
+        n++;
+    }
+    /* Before the first signal: every handler counts it down. */
+    AO_int_store_release(&threads.pending, n);
     struct thread *next;
     for (struct thread *t = threads.list; t != NULL; t = next) {
         next = t->next;
-        if (t->state != THREAD_RUNNING || t == self)
+        /* A claimed thread keeps block == epoch until this stop ends. */
+        if (t->state != THREAD_RUNNING || t == self || AO_int_load(&t->block) == epoch)
             continue;
-        AO_store(&t->stop_epoch, epoch);
-        int err = pthread_kill(t->id, SIG_SUSPEND);
-        if (err == 0) {
-            n++;
-        } else {
+        if (pthread_kill(t->id, SIG_SUSPEND) != 0) {
             /* Only a thread that exited without its exit hook (a raw
              * exit system call) can be gone. */
             print_err("goheap: a registered thread has exited without unregistering\n");
             threads_unlink(t);
             threads_release(t);
             AO_store(&threads.count, AO_load(&threads.count) - 1);
+            AO_int_fetch_and_sub1(&threads.pending);
         }
     }
-    threads_wait(n, "stop");
+    threads_wait_acks(n);
     threads.owner = pthread_self();
     AO_store(&threads.stopped, 1);
 }
@@ -457,20 +511,61 @@ void threads_stop_world(void)
 void threads_start_world(void)
 {
     gh_assert(threads_world_stopped_by_me());
-    AO_t stop_epoch = AO_load(&threads.epoch);
-    struct thread *self = threads_tls.self;
-    int n = 0;
     AO_store(&threads.stopped, 0);
-    AO_store_release(&threads.epoch, stop_epoch + 1);
-    for (struct thread *t = threads.list; t != NULL; t = t->next) {
-        if (t->state != THREAD_RUNNING || t == self || AO_load(&t->stop_epoch) != stop_epoch)
-            continue;
-        pthread_kill(t->id, SIG_RESTART);
-        n++;
-    }
-    threads_wait(n, "restart");
+    AO_int_store_release(&threads.epoch, AO_int_load(&threads.epoch) + 1);
+    /* Pairs with the full increment of sleepers in threads_park_wait. */
+    AO_nop_full();
+    if (AO_int_load(&threads.sleepers) != 0)
+        syscall(SYS_futex, &threads.epoch, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     pthread_mutex_unlock(&threads.lock);
     pthread_mutex_unlock(&threads.world);
+}
+
+/* threads_unblock ends the calling thread's blocked wait: at once, unless
+ * a stop holds a claim on it, which it waits out first. */
+static void threads_unblock(struct thread *t)
+{
+    for (;;) {
+        unsigned b = AO_int_load_acquire(&t->block);
+        if (b != BLOCK_BLOCKED && AO_int_load_acquire(&threads.epoch) == b) {
+            threads_park_wait(b);
+            continue;
+        }
+        if (AO_int_compare_and_swap_full(&t->block, b, BLOCK_RUNNING))
+            return;
+    }
+}
+
+void threads_blocking(void (*fn)(void *), void *arg)
+{
+    char here;
+    stack_t ss;
+    sigset_t old;
+    int cancel_state;
+    struct thread *t = threads_tls.self;
+    /* On an alternate signal stack the published stack pointer would not
+     * say where the thread's own stack is in use: no shortcut there. */
+    if (t == NULL || (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK))) {
+        fn(arg);
+        return;
+    }
+    /* A cancellation must not unwind the thread (and run its cleanup
+     * handlers) while it counts as stopped: it is acted on at the next
+     * cancellation point after the wait. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    pthread_sigmask(SIG_BLOCK, &threads.block_mask, &old);
+    /* Spill the callee-saved registers into this frame, above `here`: our
+     * callers' pointers are then all on the stack from here up. */
+    __builtin_unwind_init();
+    t->alt_lo = t->alt_hi = 0;
+    memset(&t->regs, 0, sizeof t->regs);
+    AO_store(&t->sp, (uintptr_t)&here);
+    /* Release: pairs with the claiming stopper's acquire. */
+    AO_int_store_release(&t->block, BLOCK_BLOCKED);
+    fn(arg);
+    threads_unblock(t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 int threads_world_stopped_by_me(void)
@@ -518,7 +613,7 @@ void threads_each_stack(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void 
     char here;
     uint64_t bytes = 0;
     struct thread *self = threads_tls.self;
-    AO_t epoch = AO_load(&threads.epoch);
+    unsigned epoch = AO_int_load(&threads.epoch);
 
     /* Spill the callee-saved registers into this frame, above `here`, so
      * that the scan of our own stack sees what our callers kept in them. */
@@ -529,7 +624,7 @@ void threads_each_stack(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void 
             threads_report(fn, arg, (uintptr_t)&t->arg, (uintptr_t)(&t->arg + 1));
         } else if (t == self) {
             bytes += threads_report(fn, arg, (uintptr_t)&here, t->stack_hi);
-        } else if (AO_load(&t->stop_epoch) == epoch) {
+        } else if (AO_int_load(&t->stop_epoch) == epoch) {
             uintptr_t sp = AO_load(&t->sp);
             if (t->alt_hi != 0)
                 bytes += threads_report(fn, arg, t->alt_lo, t->alt_hi);
@@ -579,7 +674,6 @@ static void threads_fork_child(void)
 
     pthread_mutex_init(&threads.world, NULL);
     pthread_mutex_init(&threads.lock, NULL);
-    sem_init(&threads.ack, 0, 0);
     threads_tls.fork_locked = 0;
     for (struct thread *t = threads.list; t != NULL; t = next) {
         next = t->next;
@@ -593,7 +687,9 @@ static void threads_fork_child(void)
     }
     AO_store(&threads.count, self != NULL);
     AO_store(&threads.stopped, 0);
-    AO_store(&threads.epoch, (AO_load(&threads.epoch) + 1) & ~(AO_t)1);
+    AO_int_store(&threads.pending, 0);
+    AO_int_store(&threads.sleepers, 0);
+    AO_int_store(&threads.epoch, (AO_int_load(&threads.epoch) + 1) & ~1u);
 }
 
 static void threads_key_destructor(void *entry)
@@ -614,25 +710,15 @@ static void threads_init_slow(void)
         return;
     }
     threads_tls.in_init = 1;
-    if (sem_init(&threads.ack, 0, 0) != 0)
-        print_fatal("sem_init failed (errno %d)", errno);
-    sigfillset(&threads.wait_mask);
-    sigdelset(&threads.wait_mask, SIG_RESTART);
 
+    sigfillset(&threads.block_mask);
+    sigdelset(&threads.block_mask, SIG_SUSPEND);
     memset(&sa, 0, sizeof(sa));
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sa.sa_sigaction = threads_suspend_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIG_RESTART);
+    sigfillset(&sa.sa_mask);
     if (sigaction(SIG_SUSPEND, &sa, NULL) != 0)
         print_fatal("cannot install the SIGPWR handler (errno %d)", errno);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_flags = SA_RESTART;
-    sa.sa_handler = threads_restart_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIG_SUSPEND);
-    if (sigaction(SIG_RESTART, &sa, NULL) != 0)
-        print_fatal("cannot install the SIGXCPU handler (errno %d)", errno);
 
     int err = pthread_key_create(&threads.key, threads_key_destructor);
     if (err != 0)

@@ -9,15 +9,13 @@
  * threads_register_self when it makes the thread's cache). Other threads
  * call gh_register_thread.
  *
- * Stopping the world uses two signals, as bdwgc does on Linux:
- *   SIGPWR   suspends: the handler publishes the thread's stack pointer and
- *            registers, acknowledges, and waits for the restart;
- *   SIGXCPU  restarts it.
- * A program must not block these signals in registered threads (a stop
- * then waits for ever, printing a warning after ten seconds), nor install
- * its own handlers for them. Interrupted sleeps (nanosleep, poll with a
- * timeout, ...) may return early with EINTR; other system calls restart
- * (SA_RESTART).
+ * Stopping the world uses one signal, SIGPWR, as bdwgc does on Linux: its
+ * handler publishes the thread's stack pointer and registers,
+ * acknowledges, and waits until the world restarts. A program must not
+ * block SIGPWR in registered threads (a stop then waits for ever,
+ * printing a warning after ten seconds), nor install its own handler for
+ * it. Interrupted sleeps (nanosleep, poll with a timeout, ...) may return
+ * early with EINTR; other system calls restart (SA_RESTART).
  *
  * After fork the child's registry holds only the thread that forked, with
  * the world running, even if that thread had stopped it in the parent. */
@@ -60,10 +58,22 @@ void threads_unregister_self(void);
 void threads_stop_world(void);
 
 /* threads_start_world restarts the threads that threads_stop_world
- * stopped and returns once every one has left the suspend handler, so that
- * a following stop cannot be confused with this restart. Caller must have
+ * stopped and returns at once: it does not wait for them to leave the
+ * suspend handler (each does when it is next scheduled), and a following
+ * stop waits for them as it would for any thread. Caller must have
  * stopped the world. */
 void threads_start_world(void);
+
+/* threads_blocking runs fn(arg) as a wait inside the runtime: while it
+ * runs, a stop of the world counts the calling thread as stopped without
+ * signalling it, and if fn returns while the world is stopped, the thread
+ * waits for the restart before threads_blocking returns. fn must not
+ * touch the heap, any cache, or anything a stopped world must keep still,
+ * nor change anything on the caller's stack frames; it may take locks and
+ * sleep. Every signal but the stop signal is blocked meanwhile, and
+ * cancellation is disabled. Nested calls are not allowed. On an unregistered thread, or on an alternate
+ * signal stack, fn just runs. */
+void threads_blocking(void (*fn)(void *), void *arg);
 
 /* threads_world_stopped_by_me reports whether the calling thread currently
  * has the world stopped (for assertions in other modules). */

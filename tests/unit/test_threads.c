@@ -3,7 +3,8 @@
  * Registration through the pthread_create wrapper, gh_register_thread and
  * every exit path; a stop that catches threads busy in a loop, blocked in
  * read() and sleeping, with each one's stack, registers and alternate
- * signal stack reported; stops racing threads that come and go; fork. A
+ * signal stack reported; a thread waiting inside threads_blocking counted
+ * as stopped without a signal; stops racing threads that come and go; fork. A
  * stopped thread is recognised by its progress counter standing still
  * while the test waits, and restarted by it moving again. */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -395,6 +397,87 @@ static void stop_catches_busy_blocked_and_sleeping_threads(void **state)
     assert_int_equal(threads_count(), base);
 }
 
+/* A thread waiting inside threads_blocking counts as stopped without
+ * being woken (its count of context switches stands still), the stop
+ * reports its stack with what its caller kept in registers, and when its
+ * wait ends while the world is stopped it holds until the restart. */
+struct blocked {
+    int fd;                       /* read end of its pipe */
+    volatile pid_t tid;
+    uintptr_t secret_masked;
+    volatile AO_t waiting;        /* inside the wait */
+    volatile AO_t done;           /* threads_blocking returned */
+    volatile uintptr_t result;
+};
+
+static void blocked_wait(void *arg)
+{
+    struct blocked *b = arg;
+    char c;
+    AO_store_release(&b->waiting, 1);
+    while (read(b->fd, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+static void *blocked_main(void *p)
+{
+    struct blocked *b = p;
+    b->tid = gettid();
+    uintptr_t v = b->secret_masked ^ MASK;
+    __asm__ volatile("" : "+r"(v));
+    threads_blocking(blocked_wait, b);
+    __asm__ volatile("" : "+r"(v));
+    b->result = v ^ MASK;
+    AO_store_release(&b->done, 1);
+    return NULL;
+}
+
+/* switches returns the context switches of thread tid so far. */
+static long switches(pid_t tid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    long total = 0, v;
+    while (fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "voluntary_ctxt_switches: %ld", &v) == 1 ||
+            sscanf(buf, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+            total += v;
+    fclose(f);
+    return total;
+}
+
+static void blocked_thread_counts_as_stopped_until_the_restart(void **state)
+{
+    (void)state;
+    static struct blocked b;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    b.fd = fds[0];
+    b.secret_masked = (uintptr_t)0x1234567890abcdefu;
+    pthread_t id;
+    assert_int_equal(pthread_create(&id, NULL, blocked_main, &b), 0);
+    wait_until(AO_load_acquire(&b.waiting));
+    pause_briefly(); /* into read() */
+
+    long before = switches(b.tid);
+    int self = stop_and_collect();
+    long during = switches(b.tid);
+    assert_true(holds(b.secret_masked, self));
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    pause_briefly();
+    AO_t done_while_stopped = AO_load_acquire(&b.done);
+    threads_start_world();
+    assert_int_equal(during, before);
+    assert_int_equal(done_while_stopped, 0);
+    wait_until(AO_load_acquire(&b.done));
+    assert_int_equal(b.result, b.secret_masked);
+    pthread_join(id, NULL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void stray_suspend_signal_is_ignored(void **state)
 {
     (void)state;
@@ -663,6 +746,7 @@ int main(void)
         cmocka_unit_test(exiting_thread_is_never_registered_again),
         cmocka_unit_test(stop_catches_busy_blocked_and_sleeping_threads),
         cmocka_unit_test(stray_suspend_signal_is_ignored),
+        cmocka_unit_test(blocked_thread_counts_as_stopped_until_the_restart),
         cmocka_unit_test(pending_cancellation_waits_for_the_restart),
         cmocka_unit_test(thread_on_alternate_signal_stack_is_scanned),
         cmocka_unit_test(stops_race_threads_that_come_and_go),
