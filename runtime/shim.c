@@ -62,6 +62,7 @@
 #include "os.h"
 #include "print.h"
 #include "roots.h"
+#include "threads.h"
 
 #define BOOT_SIZE ((size_t)1 << 20)
 #define BOOT_HEADER 16
@@ -71,7 +72,9 @@ enum { SHIM_BOOT, SHIM_READY, SHIM_LEAK };
 static struct {
     volatile AO_t state;        /* SHIM_*: written once by shim_init */
     volatile AO_t boot_used;    /* bytes of boot handed out */
-} shim;
+    pthread_mutex_t sig_lock;   /* guards kept */
+    struct sigaction kept[2];   /* sig_lock: the program's SIG_SUSPEND and SIG_RESTART actions */
+} shim = { .sig_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* The bootstrap arena. Aligned to a page so that valloc works in it. */
 static char boot[BOOT_SIZE] __attribute__((aligned(4096)));
@@ -250,6 +253,61 @@ static void *shim_memalign(size_t align, size_t n, uintptr_t ra)
         return a > 8 ? gh_aligned_alloc(a, n) : gh_malloc(n);
     return shim_alloc_slow(n, a, 0, ra);
 }
+
+/* ---- Signals ---------------------------------------------------------
+ *
+ * The collector stops threads with SIG_SUSPEND and SIG_RESTART (SIGPWR and
+ * SIGXCPU, threads.h). Programs never written for it may install handlers
+ * for them: coreutils sort, for one, catches SIGXCPU to remove its
+ * temporary files, which would make the first stop of the world kill the
+ * process. Once goheap has started, sigaction and signal therefore keep
+ * such a handler aside instead of installing it, and report it back as
+ * the current one, so the program sees its own setting; it is not run. The
+ * real sigaction serves every other signal, and also these two during
+ * start-up, when threads.c installs goheap's handlers. sysv_signal and
+ * sigset are not interposed. */
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static int shim_sig_kept(int sig)
+{
+    if (AO_load_acquire(&shim.state) == SHIM_BOOT)
+        return -1;
+    return sig == SIG_SUSPEND ? 0 : sig == SIG_RESTART ? 1 : -1;
+}
+
+GH_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    int i = shim_sig_kept(sig);
+    if (i < 0)
+        return __sigaction(sig, act, old);
+    pthread_mutex_lock(&shim.sig_lock);
+    if (old != NULL)
+        *old = shim.kept[i];
+    if (act != NULL)
+        shim.kept[i] = *act;
+    pthread_mutex_unlock(&shim.sig_lock);
+    return 0;
+}
+
+/* signal has BSD semantics in glibc (SA_RESTART, the signal blocked in
+ * its handler); siginterrupt's per-signal exception is not kept. */
+GH_API sighandler_t signal(int sig, sighandler_t handler)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    if (handler == SIG_ERR || sigemptyset(&sa.sa_mask) != 0 || sigaddset(&sa.sa_mask, sig) != 0) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    if (sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+GH_API sighandler_t bsd_signal(int sig, sighandler_t handler) __attribute__((alias("signal"), copy(signal)));
 
 /* ---- The family ------------------------------------------------------ */
 

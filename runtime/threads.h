@@ -24,7 +24,14 @@
 #ifndef GH_THREADS_H
 #define GH_THREADS_H
 
+#include <signal.h>
 #include <stdint.h>
+
+/* The signals that stop and restart threads for the collector. The malloc
+ * shim keeps a program's own handlers for them from replacing goheap's
+ * (shim.c, "Signals"). */
+#define SIG_SUSPEND SIGPWR
+#define SIG_RESTART SIGXCPU
 
 /* threads_init installs the signal handlers, the fork handlers and the
  * thread-exit hook, then registers the calling thread. Idempotent and

@@ -13,9 +13,9 @@
 PRELOAD_DIR := $(BUILD)/tests/preload
 PRELOAD_LIB := $(BUILD)/libgoheap-malloc.so
 PRELOAD_LIB_A := $(BUILD)/libgoheap-malloc.a
-PRELOAD_NAMES := family roots threads fork bad leaky
+PRELOAD_NAMES := family roots threads fork signals bad leaky
 PRELOAD_BINS := $(addprefix $(PRELOAD_DIR)/,$(PRELOAD_NAMES))
-PRELOAD_STATIC_BINS := $(addsuffix -static,$(addprefix $(PRELOAD_DIR)/,family roots threads fork))
+PRELOAD_STATIC_BINS := $(addsuffix -static,$(addprefix $(PRELOAD_DIR)/,family roots threads fork signals))
 PRELOAD_EARLY_LIB := $(PRELOAD_DIR)/libpreload_early.so
 PRELOAD_ALL := $(PRELOAD_BINS) $(PRELOAD_STATIC_BINS) $(PRELOAD_EARLY_LIB) \
 	$(PRELOAD_DIR)/early $(PRELOAD_DIR)/early-static

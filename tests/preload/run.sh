@@ -7,8 +7,8 @@
 # goheap through LD_PRELOAD=LIB, and NAME-static, linked with
 # libgoheap-malloc.a. GO names the go command for reading the leak profile
 # (default: go; skipped when missing). Checks:
-#   family, roots, threads, fork, early   exit 0 in both builds, with
-#                                         gctrace lines where they collect
+#   family, roots, threads, fork,         exit 0 in both builds, with
+#   signals, early                        gctrace lines where they collect
 #   family with GOGC=off                  exits 0 without a single cycle
 #   bad CASE                              goheap names the address on
 #                                         stderr and aborts; ignored with
@@ -69,6 +69,7 @@ run family 0
 run roots 3
 run threads 1 GOGC=25
 run fork 1
+run signals 3
 run early 0
 
 # GOGC=off: a plain allocator, no cycle at all.
