@@ -264,9 +264,10 @@ RUN_TEST = run_test() { \
 # stress_args prints the arguments named by a "// <kind>-args:" line.
 STRESS_ARGS = stress_args() { sed -n "s|^// $$1-args: *||p" "$$2" | head -n 1; }
 
-# Only global symbols of the public API (and, once they exist, the malloc
-# family and pthread_create that interpose libc) may leave the library.
-EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)
+# Only global symbols of the public API (and the malloc family,
+# pthread_create and the malloc shim's sigaction, signal and bsd_signal,
+# which interpose libc) may leave the library.
+EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create|sigaction|signal|bsd_signal|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)
 
 .PHONY: check-symbols
 check-symbols: $(BUILD)/goheap.o $(LIBGOHEAP_SO) $(BUILD)/goheap-malloc.o $(BUILD)/libgoheap-malloc.so

@@ -22,7 +22,8 @@
  * so objects it points to stay alive. shim.state says which regime holds:
  *   SHIM_BOOT   arena only (no other thread can exist yet)
  *   SHIM_READY  straight to gh_* (the fast path: one load and a branch)
- *   SHIM_LEAK   gh_* plus leak_record / leak_forget
+ *   SHIM_LEAK   gh_* plus leak_record / leak_forget, and leak_explain
+ *               before a bad free or realloc is reported
  * It goes BOOT -> READY or LEAK once, before main runs.
  *
  * Memory. malloc hands out gh_malloc memory: scanned, since the program
@@ -207,12 +208,12 @@ static __attribute__((noinline)) void *shim_alloc_slow(size_t n, size_t align, i
     return p;
 }
 
-static __attribute__((noinline)) void shim_free_slow(void *p)
+static __attribute__((noinline)) void shim_free_slow(void *p, uintptr_t ra)
 {
     if (p == NULL || in_boot(p))
         return;
-    if (AO_load_acquire(&shim.state) == SHIM_LEAK)
-        leak_forget(p);
+    if (AO_load_acquire(&shim.state) == SHIM_LEAK && !leak_forget(p, ra))
+        leak_explain(p, "free");
     gh_free(p);
 }
 
@@ -222,7 +223,7 @@ static __attribute__((noinline)) void *shim_realloc_slow(void *p, size_t n, uint
     if (p == NULL)
         return shim_alloc_slow(n, 0, 0, ra);
     if (n == 0) {
-        shim_free_slow(p);
+        shim_free_slow(p, ra);
         return NULL;
     }
     if (in_boot(p) || state == SHIM_BOOT) {
@@ -230,13 +231,15 @@ static __attribute__((noinline)) void *shim_realloc_slow(void *p, size_t n, uint
         void *q = shim_alloc_slow(n, 0, 0, ra);
         if (q != NULL) {
             memcpy(q, p, old < n ? old : n);
-            shim_free_slow(p);
+            shim_free_slow(p, ra);
         }
         return q;
     }
+    if (state == SHIM_LEAK)
+        leak_explain(p, "realloc");
     void *q = gh_realloc(p, n);
     if (q != NULL && state == SHIM_LEAK) {
-        leak_forget(p);
+        leak_forget(p, ra);
         leak_record(q, n, ra);
     }
     return q;
@@ -324,7 +327,7 @@ GH_API void free(void *p)
         gh_free(p);
         return;
     }
-    shim_free_slow(p);
+    shim_free_slow(p, RA());
 }
 
 GH_API void *calloc(size_t n, size_t size)
