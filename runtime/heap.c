@@ -510,7 +510,9 @@ uintptr_t heap_release_free(uintptr_t keep)
 void heap_collapse(void)
 {
     static volatile AO_t unsupported;
-    if (AO_load(&unsupported))
+    /* A small heap clones quickly in small pages, and collapsing its
+     * metadata chunks would make 2 MiB of each resident (see pages_taken). */
+    if (AO_load(&unsupported) || AO_load(&heap_stats.inuse) < HEAP_HUGE_AFTER)
         return;
     /* Span structs and mark bits: written by every allocation, so split
      * by every cycle's copy-on-write. */
