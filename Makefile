@@ -142,7 +142,7 @@ $2/libgoheap.a: $2/goheap.o
 
 $2/libgoheap.so.$(VERSION): $(call objs_of,$1) tools/libgoheap.map
 	@echo "  LD      $$@"
-	$$(Q)$$(CC) -shared -pthread -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) $(LIBS_PRIVATE)
+	$$(Q)$$(CC) -shared -pthread -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) -Wl,--as-needed $(LIBS_PRIVATE)
 
 $2/$(SONAME) $2/libgoheap.so: $2/libgoheap.so.$(VERSION)
 	$$(Q)ln -sf $$(<F) $$@
@@ -160,7 +160,7 @@ $2/libgoheap-malloc.a: $2/goheap-malloc.o
 
 $2/libgoheap-malloc.so: $(call objs_of,$1) $2/obj/shim.o tools/libgoheap.map
 	@echo "  LD      $$@"
-	$$(Q)$$(CC) -shared -pthread -Wl,-soname,libgoheap-malloc.so -Wl,-Bsymbolic-functions -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) $(LIBS_PRIVATE)
+	$$(Q)$$(CC) -shared -pthread -Wl,-soname,libgoheap-malloc.so -Wl,-Bsymbolic-functions -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) -Wl,--as-needed $(LIBS_PRIVATE)
 
 $2/goheap.pc: goheap.pc.in include/goheap.h Makefile
 	@echo "  GEN     $$@"
