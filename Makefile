@@ -142,7 +142,7 @@ $2/libgoheap.a: $2/goheap.o
 
 $2/libgoheap.so.$(VERSION): $(call objs_of,$1) tools/libgoheap.map
 	@echo "  LD      $$@"
-	$$(Q)$$(CC) -shared -pthread -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) $(LIBS_PRIVATE)
+	$$(Q)$$(CC) -shared -pthread -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) -Wl,--as-needed $(LIBS_PRIVATE)
 
 $2/$(SONAME) $2/libgoheap.so: $2/libgoheap.so.$(VERSION)
 	$$(Q)ln -sf $$(<F) $$@
@@ -160,7 +160,7 @@ $2/libgoheap-malloc.a: $2/goheap-malloc.o
 
 $2/libgoheap-malloc.so: $(call objs_of,$1) $2/obj/shim.o tools/libgoheap.map
 	@echo "  LD      $$@"
-	$$(Q)$$(CC) -shared -pthread -Wl,-soname,libgoheap-malloc.so -Wl,-Bsymbolic-functions -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) $(LIBS_PRIVATE)
+	$$(Q)$$(CC) -shared -pthread -Wl,-soname,libgoheap-malloc.so -Wl,-Bsymbolic-functions -Wl,--no-undefined -Wl,--version-script=tools/libgoheap.map -o $$@ $$(filter %.o,$$^) -Wl,--as-needed $(LIBS_PRIVATE)
 
 $2/goheap.pc: goheap.pc.in include/goheap.h Makefile
 	@echo "  GEN     $$@"
@@ -264,9 +264,10 @@ RUN_TEST = run_test() { \
 # stress_args prints the arguments named by a "// <kind>-args:" line.
 STRESS_ARGS = stress_args() { sed -n "s|^// $$1-args: *||p" "$$2" | head -n 1; }
 
-# Only global symbols of the public API (and, once they exist, the malloc
-# family and pthread_create that interpose libc) may leave the library.
-EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)
+# Only global symbols of the public API (and the malloc family,
+# pthread_create and the malloc shim's sigaction, signal and bsd_signal,
+# which interpose libc) may leave the library.
+EXPORTS_ALLOWED := gh_[A-Za-z0-9_]+|malloc|calloc|realloc|reallocarray|free|cfree|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|malloc_usable_size|pthread_create|sigaction|signal|bsd_signal|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)
 
 .PHONY: check-symbols
 check-symbols: $(BUILD)/goheap.o $(LIBGOHEAP_SO) $(BUILD)/goheap-malloc.o $(BUILD)/libgoheap-malloc.so

@@ -286,7 +286,12 @@ GH_API int64_t gh_report_leaks(int profile_fd);
  * round a non-power-of-two alignment up, as glibc does. The family is
  * not async-signal-safe, as glibc's is not: do not call it from a signal
  * handler that may interrupt it. fork() is safe (atfork handlers take
- * every allocator lock). Invalid frees abort as gh_free does.
+ * every allocator lock). Invalid frees abort as gh_free does; under
+ * GODEBUG=gcleak=report the report first gives the stacks that allocated
+ * (and freed) the object. The collector stops threads with SIGPWR: a
+ * handler the program installs for it with sigaction, signal or
+ * bsd_signal is kept aside (reported back as installed) and never
+ * called.
  */
 
 #ifdef __cplusplus

@@ -114,6 +114,9 @@
 /* How often the collector thread refreshes the assist ratio and the CPU
  * limiter while the marker works (Go: sysmon's 10 ms). */
 #define GC_REVISE_PERIOD_MS 10
+/* Under the malloc shim, cycles that start with less live heap than this
+ * mark with the world stopped (gc_cycle_concurrent). */
+#define GC_SHIM_STOPPED_HEAP ((uint64_t)16 << 20)
 
 volatile AO_t gc_phase_marking __attribute__((aligned(64))); /* read by every gh_free: a line of its own */
 volatile AO_t gc_trigger_bytes = ~(AO_t)0;
@@ -648,7 +651,11 @@ static void gc_cycle_concurrent(int forced)
     if (opts.gccheckmark)
         cmark_check_begin(gc_mark_roots);
     mark_begin(); /* reserves the grey stack, which the marker cannot */
-    if (cmark_start(gc_mark_roots) != 0) {
+    /* Under the malloc shim a small heap marks with the world stopped:
+     * the marker process would count the whole program's memory as its
+     * own resident set again (ru_maxrss includes it), for a mark of a few
+     * milliseconds at most. */
+    if ((roots_private() && rec.heap_start < GC_SHIM_STOPPED_HEAP) || cmark_start(gc_mark_roots) != 0) {
         gc_finish_stopped(&rec, t.sweep_term);
         return;
     }

@@ -33,6 +33,7 @@
 #define SUB_BINS 8
 #define NUM_BINS (NUM_EXACT_BINS + (ADDR_BITS - PAGE_SHIFT) * SUB_BINS)
 #define BIN_WORDS ((NUM_BINS + 63) / 64)
+#define HEAP_HUGE_AFTER ((uintptr_t)8 << 20)  /* see pages_taken */
 
 struct heap {
     pthread_mutex_t lock;
@@ -289,9 +290,6 @@ static int heap_grow(uintptr_t npages)
         heap.arenas = a;
         AO_store_release((volatile AO_t *)&arena_map[a->a.base >> ARENA_SHIFT], (AO_t)a);
     }
-    /* Huge pages: a fork-based snapshot (cmark.c) copies one page-table
-     * entry per 2 MiB instead of 512, which is most of its pause. */
-    os_hugepage((void *)base, narenas << ARENA_SHIFT);
     AO_store(&heap_stats.sys, AO_load(&heap_stats.sys) + (narenas << ARENA_SHIFT));
     struct span *r = span_struct_alloc();
     if (r == NULL)
@@ -381,6 +379,16 @@ static int pages_taken(uintptr_t start, uintptr_t npages)
         uintptr_t lo = p - a->base, hi = (end - a->base < ARENA_SIZE) ? end - a->base : ARENA_SIZE;
         if (lo < a->zeroed)
             fresh = 0;
+        /* Huge pages: a fork-based snapshot (cmark.c) copies one page-table
+         * entry per 2 MiB instead of 512, which is most of its pause. They
+         * are asked for only once the arena has HEAP_HUGE_AFTER bytes in
+         * use: a huge page fault makes 2 MiB resident at once, which a
+         * small program (most processes that preload the malloc shim)
+         * would carry as RSS for nothing, and cloning a few MiB of small
+         * pages is quick anyway. heap_collapse still collapses what was
+         * filled before. */
+        if (a->zeroed < HEAP_HUGE_AFTER && hi >= HEAP_HUGE_AFTER)
+            os_hugepage((void *)a->base, ARENA_SIZE);
         if (hi > a->zeroed)
             a->zeroed = hi;
     }
@@ -505,7 +513,9 @@ uintptr_t heap_release_free(uintptr_t keep)
 void heap_collapse(void)
 {
     static volatile AO_t unsupported;
-    if (AO_load(&unsupported))
+    /* A small heap clones quickly in small pages, and collapsing its
+     * metadata chunks would make 2 MiB of each resident (see pages_taken). */
+    if (AO_load(&unsupported) || AO_load(&heap_stats.inuse) < HEAP_HUGE_AFTER)
         return;
     /* Span structs and mark bits: written by every allocation, so split
      * by every cycle's copy-on-write. */

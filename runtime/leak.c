@@ -11,8 +11,13 @@
  *   objects  live object base -> (size asked for, stack id), an open-
  *            addressing table with linear probing and backward-shift
  *            deletion.
- * Both live in memory from os_reserve, which the collector never scans,
- * so recording an object does not make it reachable.
+ *   freed    a ring of the last LEAK_FREED_MAX objects freed (base, size,
+ *            allocation and free stacks), so that a bad free or realloc
+ *            can say where its object was allocated and freed
+ *            (leak_explain, called by the shim before goheap reports and
+ *            aborts).
+ * All three live in memory from os_reserve, which the collector never
+ * scans, so recording an object does not make it reachable.
  *
  * A report (gh_report_leaks, and the exit handler in leak mode) marks the
  * heap from every root with the world stopped (gc_find_unreachable), and
@@ -25,7 +30,7 @@
  * (pprof_lookup_symbols); optionally the same groups are written as a heap
  * profile in Go's legacy text format, which `go tool pprof` reads.
  *
- * Locking: leak.lock guards both tables. A report holds it throughout, so
+ * Locking: leak.lock guards the tables. A report holds it throughout, so
  * it comes before gc.lock in lock.h's order, and no table changes while
  * the world is stopped; stack capture (libunwind may call malloc) runs
  * before it is taken. Nothing under it calls malloc. */
@@ -60,6 +65,7 @@
 #define STACK_CHUNKS 4096                   /* at most 16M distinct stacks */
 #define OBJ_MIN_CAP 4096
 #define NAME_MAX_LEN 160                    /* longest function name printed */
+#define LEAK_FREED_MAX 4096                 /* objects in the freed ring */
 
 enum { OBJ_LEAKED = 1, OBJ_INDIRECT = 2 };
 
@@ -76,6 +82,11 @@ struct leak_obj {
     uint32_t flags;    /* OBJ_*, during a report */
 };
 
+struct leak_freed {
+    uintptr_t addr, size;          /* the object's base and size asked for */
+    uint32_t alloc_stack, free_stack; /* stack ids, 0 = not recorded */
+};
+
 static struct {
     pthread_mutex_t lock;
     volatile AO_t init_state;               /* 0, 1 = being set up, 2 = done */
@@ -86,6 +97,8 @@ static struct {
     uint32_t nstack;                        /* lock: ids in use, 1..nstack */
     uint32_t *index;                        /* lock: stack ids by hash, 0 = empty */
     size_t index_cap;                       /* lock; a power of two */
+    struct leak_freed *freed;               /* lock: the freed ring, or NULL */
+    size_t nfreed;                          /* lock: objects ever put in it */
 } leak = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Set while this thread captures a stack: an allocation libunwind makes
@@ -277,13 +290,32 @@ void leak_record(void *p, size_t size, uintptr_t caller)
     pthread_mutex_unlock(&leak.lock);
 }
 
-void leak_forget(void *p)
+int leak_forget(void *p, uintptr_t caller)
 {
+    uintptr_t pcs[LEAK_MAX_FRAMES];
+    int n = 0;
+    if (!leak_busy) {
+        leak_busy = 1;
+        n = leak_capture(caller, pcs);
+        leak_busy = 0;
+    }
     pthread_mutex_lock(&leak.lock);
     struct leak_obj *o = obj_find((uintptr_t)p);
-    if (o != NULL)
+    int known = o != NULL;
+    if (o != NULL) {
+        if (leak.freed == NULL)
+            leak.freed = os_reserve(LEAK_FREED_MAX * sizeof(struct leak_freed), 0, OS_STAT_OTHER);
+        if (leak.freed != NULL) {
+            struct leak_freed *f = &leak.freed[leak.nfreed++ % LEAK_FREED_MAX];
+            f->addr = o->addr;
+            f->size = o->size;
+            f->alloc_stack = o->stack;
+            f->free_stack = n > 0 ? leak_intern(pcs, n) : 0;
+        }
         obj_remove(o);
+    }
     pthread_mutex_unlock(&leak.lock);
+    return known;
 }
 
 /* ---- Output ---------------------------------------------------------- */
@@ -609,6 +641,59 @@ static void leak_print(const struct leak_report *r)
                    (unsigned long long)r->unknown_bytes, (unsigned long long)r->unknown_count);
     out_printf(&o, "\nSUMMARY: goheap: %llu byte(s) leaked in %llu allocation(s).\n",
                (unsigned long long)bytes, (unsigned long long)count);
+    out_flush(&o);
+}
+
+/* leak_print_stack prints a title line, then stack id's frames named as
+ * in a report. Lock held. */
+static void leak_print_stack(struct out *o, uint32_t id, const char *title)
+{
+    out_printf(o, "%s", title);
+    if (id == 0) {
+        out_printf(o, "    (stack not recorded)\n");
+        return;
+    }
+    struct leak_report r = { 0 };
+    struct leak_group g = { .stack = id };
+    struct scratch mem = { 0 };
+    r.group = &g;
+    r.ngroup = 1;
+    leak_symbolize(&r, &mem);
+    const struct leak_stack *st = stack_at(id);
+    for (uint32_t f = 0; f < st->n; f++)
+        leak_print_frame(o, &r, (int)f, st->pc[f]);
+    scratch_put(&mem);
+}
+
+void leak_explain(const void *p, const char *fn)
+{
+    options_init();
+    uintptr_t a = (uintptr_t)p, base, idx;
+    if (!leak.on || opts.invalidptr == 0 || (heap_find_object(a, &base, &idx) != NULL && base == a))
+        return;
+    struct out o = { .fd = 2 };
+    char title[256];
+    pthread_mutex_lock(&leak.lock);
+    const struct leak_obj *live = heap_find_object(a, &base, &idx) != NULL ? obj_find(base) : NULL;
+    if (live != NULL) {
+        print_format(title, sizeof title, "goheap: %s(%p): inside the object of %lu byte(s) at %p allocated at:\n",
+                     fn, p, (unsigned long)live->size, (void *)live->addr);
+        leak_print_stack(&o, live->stack, title);
+    } else if (leak.freed != NULL) {
+        size_t n = leak.nfreed < LEAK_FREED_MAX ? leak.nfreed : LEAK_FREED_MAX;
+        for (size_t k = 0; k < n; k++) {
+            const struct leak_freed *f = &leak.freed[(leak.nfreed - 1 - k) % LEAK_FREED_MAX];
+            if (a < f->addr || a >= f->addr + (f->size ? f->size : 1))
+                continue;
+            print_format(title, sizeof title, "goheap: %s(%p): the object of %lu byte(s) at %p was freed at:\n",
+                         fn, p, (unsigned long)f->size, (void *)f->addr);
+            leak_print_stack(&o, f->free_stack, title);
+            print_format(title, sizeof title, "goheap: %s(%p): and allocated at:\n", fn, p);
+            leak_print_stack(&o, f->alloc_stack, title);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&leak.lock);
     out_flush(&o);
 }
 

@@ -24,8 +24,19 @@ int leak_init(void);
  * unknown stack). Thread-safe; takes the leak lock. */
 void leak_record(void *p, size_t size, uintptr_t caller);
 
-/* leak_forget drops p's record, if any (p is being freed or moved). */
-void leak_forget(void *p);
+/* leak_forget drops p's record, if any (p is being freed or moved by a
+ * malloc-family call whose return address is caller), keeping it with
+ * the freeing stack in the ring of recently freed objects. Returns 1 if
+ * p was a recorded live object, else 0 (then p is either an object the
+ * shim did not hand out in leak mode, or a bad pointer). */
+int leak_forget(void *p, uintptr_t caller);
+
+/* leak_explain is called, in leak mode, just before goheap reports p as an
+ * invalid argument of fn (free or realloc): it prints on stderr what the
+ * tables know of the object p points into, "goheap: ADDR: ..." lines with
+ * the stack that allocated it and, for a freed one, the stack that freed
+ * it. Prints nothing outside leak mode or with GODEBUG=invalidptr=0. */
+void leak_explain(const void *p, const char *fn);
 
 /* leak_lock / leak_unlock take and release the leak lock, for the
  * shim's fork handlers (the lock comes before gc.lock in lock.h's order:

@@ -49,7 +49,6 @@
 #include <errno.h>
 #include <link.h>
 #include <malloc.h>
-#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +217,40 @@ static uint64_t rng_next(uint64_t *s)
     return x;
 }
 
+/* The two functions of libm that sampling needs, here so that goheap does
+ * not load libm into every process that preloads the malloc shim (half a
+ * MiB of resident pages for two calls). */
+
+/* mprof_log2 returns log2(x) for x >= 1, to about 2e-14: x = m 2^e with m
+ * in [1, 2), and ln m = 2 atanh(s) with s = (m-1)/(m+1) in [0, 1/3), by
+ * its series. */
+static double mprof_log2(double x)
+{
+    union { double d; uint64_t u; } v = { x };
+    int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+    v.u = (v.u & ~((uint64_t)0x7ff << 52)) | ((uint64_t)1023 << 52);
+    double s = (v.d - 1.0) / (v.d + 1.0), s2 = s * s, sum = 0.0;
+    for (int k = 25; k >= 1; k -= 2)
+        sum = sum * s2 + 1.0 / k;
+    return (double)e + 2.0 * s * sum * 1.4426950408889634;
+}
+
+/* mprof_exp returns e^x for x <= 0, within a few ulps: x = k ln2 + r with
+ * |r| <= ln2 (ln2 split in two parts so that r is exact), e^r by its
+ * Taylor series to r^20/20!, then scaled by 2^k through the exponent. */
+static double mprof_exp(double x)
+{
+    if (x < -700.0)
+        return 0.0;
+    int64_t k = (int64_t)(x * 1.4426950408889634 - 0.5);
+    double r = (x - (double)k * 6.93147180369123816490e-01) - (double)k * 1.90821492927058770002e-10;
+    double sum = 1.0;
+    for (int n = 20; n >= 1; n--)
+        sum = 1.0 + sum * r / n;
+    union { double d; uint64_t u; } scale = { .u = (uint64_t)(k + 1023) << 52 };
+    return sum * scale.d;
+}
+
 int64_t mprof_next_sample(uint64_t *rng)
 {
     int64_t rate = (int64_t)AO_load(&mprof_rate);
@@ -230,7 +263,7 @@ int64_t mprof_next_sample(uint64_t *rng)
     /* Exponential with mean rate: q uniform in [1, 2^26], and
      * -ln(q / 2^26) * rate is the byte distance to the next sample. */
     uint64_t q = (rng_next(rng) >> 38) + 1;
-    double qlog = log2((double)q) - 26.0;
+    double qlog = mprof_log2((double)q) - 26.0;
     if (qlog > 0)
         qlog = 0;
     return (int64_t)(qlog * (-0.6931471805599453 * (double)rate)) + 1;
@@ -249,7 +282,7 @@ void mprof_unsample(int64_t count, int64_t bytes, int64_t rate, int64_t *ucount,
         return;
     }
     double avg = (double)bytes / (double)count;
-    double scale = 1.0 / (1.0 - exp(-avg / (double)rate));
+    double scale = 1.0 / (1.0 - mprof_exp(-avg / (double)rate));
     *ucount = (int64_t)((double)count * scale);
     *ubytes = (int64_t)((double)bytes * scale);
 }

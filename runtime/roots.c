@@ -40,7 +40,9 @@
  * only list them with the world running), goheap's own data and bss,
  * whatever roots_each has reported already, and the thread stacks, each
  * standing for its whole mapping below its top, since below a stopped
- * thread's stack pointer the stack is dead. File mappings are probed for
+ * thread's stack pointer the stack is dead. Of what remains, only pages
+ * that /proc/self/pagemap shows present or swapped out are scanned: the
+ * others were never written (roots_report_touched). File mappings are probed for
  * pages past the end of a file that shrank (process_vm_readv fails where
  * a load would raise SIGBUS). Shared mappings are not scanned. Invariant:
  * an exclusion is either memory goheap maps (as of roots_prepare; see
@@ -483,6 +485,11 @@ void roots_set_private(int on)
     AO_store(&roots.private_on, on != 0);
 }
 
+int roots_private(void)
+{
+    return (int)AO_load(&roots.private_on);
+}
+
 /* ---- Scanning (world stopped) ---------------------------------------- */
 
 struct roots_scan {
@@ -492,6 +499,7 @@ struct roots_scan {
     uintptr_t lo, hi;      /* the segment being checked against the maps */
     int exclude;           /* also note what is reported in roots.excl */
     size_t cursor;         /* private scan: first exclusion not yet passed */
+    int pagemap;           /* private scan: /proc/self/pagemap, or -1 */
 };
 
 /* roots_exclude adds [lo, hi) to the exclusions, if there is room; a
@@ -611,6 +619,48 @@ static uintptr_t roots_readable_end(uintptr_t lo, uintptr_t hi)
     return a;
 }
 
+/* roots_report_touched reports the pages of [lo, hi) that hold data: those
+ * /proc/self/pagemap shows present or swapped out. A private page that is
+ * neither was never written (or was given back with MADV_DONTNEED) and
+ * reads as zeros, or as the unmodified file: no pointer to the heap can
+ * be there. Skipping them spares the scan a page fault per untouched page
+ * of every big, sparse mapping (reserved arenas, other allocators' heaps),
+ * and keeps them untouched. Without the pagemap, everything is reported. */
+static void roots_report_touched(struct roots_scan *s, uintptr_t lo, uintptr_t hi)
+{
+    uint64_t ent[512];
+    uintptr_t page = os_page_size(), run = 0;
+    int in_run = 0;
+    if (s->pagemap < 0) {
+        roots_report(s, lo, hi);
+        return;
+    }
+    for (uintptr_t pg = lo & ~(page - 1); pg < hi;) {
+        size_t want = (size_t)((hi - pg + page - 1) / page);
+        if (want > sizeof ent / sizeof ent[0])
+            want = sizeof ent / sizeof ent[0];
+        ssize_t got = pread(s->pagemap, ent, want * sizeof ent[0], (off_t)(pg / page * sizeof ent[0]));
+        if (got < (ssize_t)sizeof ent[0]) {
+            /* Unreadable: report the rest whole. */
+            roots_report(s, in_run ? run : (pg > lo ? pg : lo), hi);
+            return;
+        }
+        size_t n = (size_t)got / sizeof ent[0];
+        for (size_t i = 0; i < n; i++, pg += page) {
+            int touched = (ent[i] >> 62) != 0; /* bit 63 present, bit 62 swapped */
+            if (touched && !in_run) {
+                run = pg > lo ? pg : lo;
+                in_run = 1;
+            } else if (!touched && in_run) {
+                roots_report(s, run, pg);
+                in_run = 0;
+            }
+        }
+    }
+    if (in_run)
+        roots_report(s, run, hi);
+}
+
 static int roots_private_mapping(const struct roots_map *m, void *arg)
 {
     struct roots_scan *s = arg;
@@ -634,12 +684,12 @@ static int roots_private_mapping(const struct roots_map *m, void *arg)
             continue;
         uintptr_t elo = e->stack || e->lo < lo ? lo : e->lo;
         if (elo > cur)
-            roots_report(s, cur, elo);
+            roots_report_touched(s, cur, elo);
         if (e->hi > cur)
             cur = e->hi < hi ? e->hi : hi;
     }
     if (cur < hi)
-        roots_report(s, cur, hi);
+        roots_report_touched(s, cur, hi);
     return 0;
 }
 
@@ -653,7 +703,10 @@ static void roots_scan_private(struct roots_scan *s)
     roots_excl_sort(roots.excl, roots.nexcl);
     s->exclude = 0;
     s->cursor = 0;
+    s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     roots_maps_parse(roots_private_mapping, s);
+    if (s->pagemap >= 0)
+        close(s->pagemap);
 }
 
 int roots_each(void (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)

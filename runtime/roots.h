@@ -73,6 +73,9 @@ void roots_remove(uintptr_t lo, uintptr_t hi);
  * are not scanned. The malloc shim turns it on; off by default. */
 void roots_set_private(int on);
 
+/* roots_private tells whether the private-memory scan is on. */
+int roots_private(void);
+
 /* roots_maps_each calls fn(lo, hi, prot, arg) for each line of
  * /proc/self/maps, in address order, with prot a mask of PROT_READ,
  * PROT_WRITE and PROT_EXEC, until fn returns nonzero. Allocates nothing,

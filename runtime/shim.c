@@ -22,7 +22,8 @@
  * so objects it points to stay alive. shim.state says which regime holds:
  *   SHIM_BOOT   arena only (no other thread can exist yet)
  *   SHIM_READY  straight to gh_* (the fast path: one load and a branch)
- *   SHIM_LEAK   gh_* plus leak_record / leak_forget
+ *   SHIM_LEAK   gh_* plus leak_record / leak_forget, and leak_explain
+ *               before a bad free or realloc is reported
  * It goes BOOT -> READY or LEAK once, before main runs.
  *
  * Memory. malloc, realloc and the memalign family hand out scanned memory
@@ -62,6 +63,7 @@
 #include "os.h"
 #include "print.h"
 #include "roots.h"
+#include "threads.h"
 
 #define BOOT_SIZE ((size_t)1 << 20)
 #define BOOT_HEADER 16
@@ -71,7 +73,9 @@ enum { SHIM_BOOT, SHIM_READY, SHIM_LEAK };
 static struct {
     volatile AO_t state;        /* SHIM_*: written once by shim_init */
     volatile AO_t boot_used;    /* bytes of boot handed out */
-} shim;
+    pthread_mutex_t sig_lock;   /* guards kept */
+    struct sigaction kept;      /* sig_lock: the program's SIG_SUSPEND action */
+} shim = { .sig_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* The bootstrap arena. Aligned to a page so that valloc works in it. */
 static char boot[BOOT_SIZE] __attribute__((aligned(4096)));
@@ -206,12 +210,12 @@ static __attribute__((noinline)) void *shim_alloc_slow(size_t n, size_t align, i
     return p;
 }
 
-static __attribute__((noinline)) void shim_free_slow(void *p)
+static __attribute__((noinline)) void shim_free_slow(void *p, uintptr_t ra)
 {
     if (p == NULL || in_boot(p))
         return;
-    if (AO_load_acquire(&shim.state) == SHIM_LEAK)
-        leak_forget(p);
+    if (AO_load_acquire(&shim.state) == SHIM_LEAK && !leak_forget(p, ra))
+        leak_explain(p, "free");
     gh_free(p);
 }
 
@@ -221,7 +225,7 @@ static __attribute__((noinline)) void *shim_realloc_slow(void *p, size_t n, uint
     if (p == NULL)
         return shim_alloc_slow(n, 0, 0, ra);
     if (n == 0) {
-        shim_free_slow(p);
+        shim_free_slow(p, ra);
         return NULL;
     }
     if (in_boot(p) || state == SHIM_BOOT) {
@@ -229,13 +233,15 @@ static __attribute__((noinline)) void *shim_realloc_slow(void *p, size_t n, uint
         void *q = shim_alloc_slow(n, 0, 0, ra);
         if (q != NULL) {
             memcpy(q, p, old < n ? old : n);
-            shim_free_slow(p);
+            shim_free_slow(p, ra);
         }
         return q;
     }
+    if (state == SHIM_LEAK)
+        leak_explain(p, "realloc");
     void *q = malloc_realloc_noz(p, n);
     if (q != NULL && state == SHIM_LEAK) {
-        leak_forget(p);
+        leak_forget(p, ra);
         leak_record(q, n, ra);
     }
     return q;
@@ -253,6 +259,56 @@ static void *shim_memalign(size_t align, size_t n, uintptr_t ra)
     return shim_alloc_slow(n, a, 0, ra);
 }
 
+/* ---- Signals ---------------------------------------------------------
+ *
+ * The collector stops threads with SIG_SUSPEND (SIGPWR, threads.h).
+ * Programs never written for it may install a handler for it, which would
+ * make the first stop of the world hang or kill the process. Once goheap
+ * has started, sigaction and signal therefore keep such a handler aside
+ * instead of installing it, and report it back as the current one, so the
+ * program sees its own setting; it is not run. The real sigaction serves
+ * every other signal, and also this one during start-up, when threads.c
+ * installs goheap's handler. sysv_signal and sigset are not interposed. */
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static int shim_sig_kept(int sig)
+{
+    return sig == SIG_SUSPEND && AO_load_acquire(&shim.state) != SHIM_BOOT;
+}
+
+GH_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!shim_sig_kept(sig))
+        return __sigaction(sig, act, old);
+    pthread_mutex_lock(&shim.sig_lock);
+    if (old != NULL)
+        *old = shim.kept;
+    if (act != NULL)
+        shim.kept = *act;
+    pthread_mutex_unlock(&shim.sig_lock);
+    return 0;
+}
+
+/* signal has BSD semantics in glibc (SA_RESTART, the signal blocked in
+ * its handler); siginterrupt's per-signal exception is not kept. */
+GH_API sighandler_t signal(int sig, sighandler_t handler)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    if (handler == SIG_ERR || sigemptyset(&sa.sa_mask) != 0 || sigaddset(&sa.sa_mask, sig) != 0) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    if (sigaction(sig, &sa, &old) != 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+GH_API sighandler_t bsd_signal(int sig, sighandler_t handler) __attribute__((alias("signal"), copy(signal)));
+
 /* ---- The family ------------------------------------------------------ */
 
 GH_API void *malloc(size_t n)
@@ -268,7 +324,7 @@ GH_API void free(void *p)
         gh_free(p);
         return;
     }
-    shim_free_slow(p);
+    shim_free_slow(p, RA());
 }
 
 GH_API void *calloc(size_t n, size_t size)

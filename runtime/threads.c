@@ -96,7 +96,6 @@
 #include "os.h"
 #include "print.h"
 
-#define SIG_SUSPEND SIGPWR
 #define RED_ZONE 128                 /* bytes below sp a leaf may use (x86-64 ABI) */
 #define TLS_SLACK (64 * 1024)        /* stack range kept above the thread descriptor */
 #define STOP_WARN_SECONDS 10

@@ -22,7 +22,13 @@
 #ifndef GH_THREADS_H
 #define GH_THREADS_H
 
+#include <signal.h>
 #include <stdint.h>
+
+/* The signal that stops threads for the collector (they restart on a
+ * futex, no signal). The malloc shim keeps a program's own handler for it
+ * from replacing goheap's (shim.c, "Signals"). */
+#define SIG_SUSPEND SIGPWR
 
 /* threads_init installs the signal handlers, the fork handlers and the
  * thread-exit hook, then registers the calling thread. Idempotent and

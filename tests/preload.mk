@@ -13,12 +13,12 @@
 PRELOAD_DIR := $(BUILD)/tests/preload
 PRELOAD_LIB := $(BUILD)/libgoheap-malloc.so
 PRELOAD_LIB_A := $(BUILD)/libgoheap-malloc.a
-PRELOAD_NAMES := family roots threads fork bad leaky
+PRELOAD_NAMES := family roots threads fork signals bad leaky
 PRELOAD_BINS := $(addprefix $(PRELOAD_DIR)/,$(PRELOAD_NAMES))
-PRELOAD_STATIC_BINS := $(addsuffix -static,$(addprefix $(PRELOAD_DIR)/,family roots threads fork))
+PRELOAD_STATIC_BINS := $(addsuffix -static,$(addprefix $(PRELOAD_DIR)/,family roots threads fork signals))
 PRELOAD_EARLY_LIB := $(PRELOAD_DIR)/libpreload_early.so
 PRELOAD_ALL := $(PRELOAD_BINS) $(PRELOAD_STATIC_BINS) $(PRELOAD_EARLY_LIB) \
-	$(PRELOAD_DIR)/early $(PRELOAD_DIR)/early-static
+	$(PRELOAD_DIR)/early $(PRELOAD_DIR)/early-static $(PRELOAD_DIR)/cxx $(PRELOAD_DIR)/cxx-static
 PRELOAD_DEPS := tests/preload/check.h include/goheap.h
 
 $(PRELOAD_BINS): $(PRELOAD_DIR)/%: tests/preload/%.c $(PRELOAD_DEPS)
@@ -30,6 +30,21 @@ $(PRELOAD_STATIC_BINS): $(PRELOAD_DIR)/%-static: tests/preload/%.c $(PRELOAD_DEP
 	@echo "  CC      $@"
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(GOHEAP_CFLAGS) -o $@ $< $(PRELOAD_LIB_A) $(LIBS_PRIVATE)
+
+# C++: operator new and delete reach goheap through malloc and free. The
+# program itself need not call malloc, so the static build takes the
+# archive whole (an archive member is only linked when something the
+# linker has seen so far refers to it).
+$(PRELOAD_DIR)/cxx: tests/preload/cxx.cc $(PRELOAD_DEPS)
+	@echo "  CXX     $@"
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Iinclude -pthread -o $@ $<
+
+$(PRELOAD_DIR)/cxx-static: tests/preload/cxx.cc $(PRELOAD_DEPS) $(PRELOAD_LIB_A)
+	@echo "  CXX     $@"
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Iinclude -pthread -o $@ $< \
+		-Wl,--whole-archive $(PRELOAD_LIB_A) -Wl,--no-whole-archive $(LIBS_PRIVATE)
 
 $(PRELOAD_EARLY_LIB): tests/preload/early.c $(PRELOAD_DEPS)
 	@echo "  CC      $@"

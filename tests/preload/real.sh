@@ -7,7 +7,7 @@
 #
 # usage: tests/preload/real.sh LIB OUTDIR quick|full
 #
-#   quick  (make test) python3, sqlite3, git, gcc, perl and lua, scaled to
+#   quick  (make test) python3, sqlite3, git, gcc, perl, lua and sort, scaled to
 #          run in well under a minute in all, with GOGC=25 so that every
 #          workload collects several times;
 #   full   (make test-preload-full) ten times bigger, at the default GOGC,
@@ -125,6 +125,12 @@ fi
 
 if have lua5.4 lua; then
     run_twice lua "lua5.4 '$here/work.lua' $((100000 * scale))"
+fi
+
+# Multi-threaded, and it catches SIGXCPU, one of the signals goheap stops
+# threads with (see "Signals" in shim.c).
+if have sort sort; then
+    run_twice sort "seq $((300000 * scale)) | sed 's/\\(.\\)\\(.*\\)/\\2\\1 &/' > in.txt && sort --parallel=2 -S 16M in.txt | cksum && sort -n -k2 --parallel=2 in.txt | tail -n 3"
 fi
 
 if [ "$mode" = full ] && [ -x "$py" ] && "$py" -c 'import test.libregrtest' 2> /dev/null; then

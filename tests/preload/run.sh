@@ -7,11 +7,13 @@
 # goheap through LD_PRELOAD=LIB, and NAME-static, linked with
 # libgoheap-malloc.a. GO names the go command for reading the leak profile
 # (default: go; skipped when missing). Checks:
-#   family, roots, threads, fork, early   exit 0 in both builds, with
-#                                         gctrace lines where they collect
+#   family, roots, threads, fork,         exit 0 in both builds, with
+#   signals, cxx, early                   gctrace lines where they collect
 #   family with GOGC=off                  exits 0 without a single cycle
 #   bad CASE                              goheap names the address on
-#                                         stderr and aborts; ignored with
+#                                         stderr and aborts, in leak mode
+#                                         after the allocation (and free)
+#                                         stacks; ignored with
 #                                         GODEBUG=invalidptr=0
 #   leaky with GODEBUG=gcleak=report      the exact leak report (twice:
 #                                         gh_report_leaks and exit), no
@@ -69,6 +71,8 @@ run family 0
 run roots 3
 run threads 1 GOGC=25
 run fork 1
+run signals 3
+run cxx 1 GOGC=25
 run early 0
 
 # GOGC=off: a plain allocator, no cycle at all.
@@ -93,6 +97,23 @@ for case in double-free foreign-free interior-free interior-realloc; do
         fail "bad $case" "no report naming $addr: $(head -n 3 "$log.err")"
     else
         pass "bad $case ($(head -n 1 "$log.err" | cut -c1-60)...)"
+    fi
+    # In leak mode goheap knows the stacks: the report names them first.
+    timeout -k 5 "$limit" env LD_PRELOAD="$lib" GODEBUG=gcleak=report "$bin/bad" $case > "$log.leak.out" 2> "$log.leak.err"
+    rc=$?
+    addr=$(cat "$log.leak.out")
+    case $case in
+    double-free) want="was freed at: and allocated at:" ;;
+    foreign-free) want="" ;;
+    *) want="allocated at:" ;;
+    esac
+    got=$(awk -v a="($addr)" 'index($0, "goheap: ") == 1 && index($0, a) && / at:$/ {
+            t = $0; sub(/.*\): /, "", t); sub(/.* byte\(s\) at 0x[0-9a-f]* /, "", t)
+            getline; if (index($0, " in main ")) printf "%s%s", sep, t; sep = " " }' "$log.leak.err")
+    if [ $rc -ne 134 ] || [ "$got" != "$want" ]; then
+        fail "bad $case (gcleak=report)" "exit status $rc, stacks \"$got\", expected \"$want\": $(head -n 4 "$log.leak.err")"
+    else
+        pass "bad $case (gcleak=report; ${want:-no stack known})"
     fi
     timeout -k 5 "$limit" env LD_PRELOAD="$lib" GODEBUG=invalidptr=0 "$bin/bad" $case > "$log.ignored.out" 2> "$log.ignored.err"
     rc=$?
