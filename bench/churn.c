@@ -57,7 +57,6 @@
 #include "goheap.h"
 #endif
 
-extern char **environ;
 
 /* ---- The measured loop ------------------------------------------------ */
 
@@ -350,30 +349,6 @@ static int churn_timeout_s = 20; /* per run; --timeout */
 
 static struct churn_result results[NROWS][NALLOCS];
 
-/* churn_env returns a copy of environ without LD_PRELOAD, plus
- * LD_PRELOAD=preload when preload is not NULL. */
-static char **churn_env(const char *preload)
-{
-    static char var[PATH_MAX + 16];
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ[n] != NULL)
-        n++;
-    env = malloc((n + 2) * sizeof env[0]);
-    if (env == NULL)
-        churn_die("out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0)
-            env[k++] = environ[i];
-    }
-    if (preload != NULL) {
-        snprintf(var, sizeof var, "LD_PRELOAD=%s", preload);
-        env[k++] = var;
-    }
-    env[k] = NULL;
-    return env;
-}
 
 /* churn_spawn runs bin with argv and the environment of alloc a, stores up
  * to n-1 bytes of its standard output in out, and returns its exit status,
@@ -384,12 +359,14 @@ static int churn_spawn(const char *bin, char *const argv[], const struct churn_a
                        char *out, size_t n)
 {
     posix_spawn_file_actions_t fa;
-    char **env = churn_env(a->preload);
+    char **env = harness_env(a->preload, NULL);
     uint64_t deadline = harness_now_ns() + (uint64_t)churn_timeout_s * 1000000000u;
     size_t len = 0;
     int fds[2], status, timed_out = 0;
     pid_t pid;
 
+    if (env == NULL)
+        churn_die("out of memory");
     if (pipe(fds) != 0)
         churn_die("pipe");
     posix_spawn_file_actions_init(&fa);

@@ -274,6 +274,36 @@ static inline void harness_table_print(const struct harness_table *t, FILE *f)
 
 /* ---- CSV -------------------------------------------------------------- */
 
+/* harness_env returns a copy of the environment without LD_PRELOAD and
+ * without any variable whose "NAME=" prefix is in drop (NULL-terminated,
+ * may be NULL), plus LD_PRELOAD=preload when preload is not NULL; NULL if
+ * out of memory. The strings are shared with environ; one static buffer
+ * holds the LD_PRELOAD entry, so the result is good until the next call. */
+static inline char **harness_env(const char *preload, const char *const *drop)
+{
+    extern char **environ;
+    static char var[4096 + 16];
+    size_t n = 0, k = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = malloc((n + 2) * sizeof env[0]);
+    if (env == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int keep = strncmp(environ[i], "LD_PRELOAD=", 11) != 0;
+        for (const char *const *d = drop; keep && d != NULL && *d != NULL; d++)
+            keep = strncmp(environ[i], *d, strlen(*d)) != 0;
+        if (keep)
+            env[k++] = environ[i];
+    }
+    if (preload != NULL) {
+        snprintf(var, sizeof var, "LD_PRELOAD=%s", preload);
+        env[k++] = var;
+    }
+    env[k] = NULL;
+    return env;
+}
+
 /* harness_csv_open creates the directories leading to path, opens path
  * for writing and, unless header is NULL, writes header (one line, without
  * the newline) to it. Returns NULL with errno set on failure. Close it

@@ -42,7 +42,6 @@
 
 #include "harness.h"
 
-extern char **environ;
 
 #define MAX_REPS 9
 #define MAX_ARGS 16
@@ -128,28 +127,6 @@ static const char *expand(const char *w, char *buf, size_t n)
     return w;
 }
 
-/* bench_env is environ without LD_PRELOAD and goheap's own knobs, plus
- * LD_PRELOAD=preload when preload is not NULL. */
-static char **bench_env(const char *preload)
-{
-    static char var[PATH_MAX + 16];
-    size_t n = 0, k = 0;
-    while (environ[n] != NULL)
-        n++;
-    char **env = malloc((n + 2) * sizeof env[0]);
-    if (env == NULL)
-        die("malloc");
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 && strncmp(environ[i], "GCTRACE=", 8) != 0 &&
-            strncmp(environ[i], "GODEBUG=", 8) != 0)
-            env[k++] = environ[i];
-    if (preload != NULL) {
-        snprintf(var, sizeof var, "LD_PRELOAD=%s", preload);
-        env[k++] = var;
-    }
-    env[k] = NULL;
-    return env;
-}
 
 /* run_one runs row r under allocator a; returns 0 and fills secs, rss
  * and out, or -1 if it failed, crashed or timed out. */
@@ -173,7 +150,10 @@ static int run_one(int r, int a, double *secs, double *rss_mib, char *out, size_
     posix_spawn_file_actions_addclose(&fa, fds[1]);
     if (rows[r].input != NULL)
         posix_spawn_file_actions_addopen(&fa, 0, expand(rows[r].input, inbuf, sizeof inbuf), O_RDONLY, 0);
-    char **env = bench_env(allocs[a].preload);
+    static const char *const goheap_knobs[] = { "GCTRACE=", "GODEBUG=", NULL };
+    char **env = harness_env(allocs[a].preload, goheap_knobs);
+    if (env == NULL)
+        die("malloc");
     uint64_t t0 = harness_now_ns();
     pid_t pid;
     int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);

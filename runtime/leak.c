@@ -51,6 +51,7 @@
 #include "atomic.h"
 #include "gc.h"
 #include "heap.h"
+#include "hsort.h"
 #include "leak.h"
 #include "options.h"
 #include "os.h"
@@ -118,11 +119,16 @@ static struct leak_stack *stack_at(uint32_t id)
 /* leak_capture stores into pcs the stack from the frame whose return
  * address is caller (the user's call of the malloc family) outward, and
  * returns its depth. Without such a frame (a caller libunwind cannot
- * see) everything beyond leak_capture's own caller is kept. */
+ * see) everything beyond leak_capture's own caller is kept. Returns 0 for
+ * an allocation libunwind makes while this thread captures. */
 static __attribute__((noinline)) int leak_capture(uintptr_t caller, uintptr_t *pcs)
 {
     void *raw[LEAK_CAPTURE];
+    if (leak_busy)
+        return 0;
+    leak_busy = 1;
     int n = unwind_capture(raw, LEAK_CAPTURE);
+    leak_busy = 0;
     int first = n > 2 ? 2 : n;
     for (int i = 0; i < n && i < LEAK_CALLER_SEARCH; i++) {
         if ((uintptr_t)raw[i] == caller) {
@@ -270,12 +276,7 @@ static void obj_remove(struct leak_obj *o)
 void leak_record(void *p, size_t size, uintptr_t caller)
 {
     uintptr_t pcs[LEAK_MAX_FRAMES];
-    int n = 0;
-    if (!leak_busy) {
-        leak_busy = 1;
-        n = leak_capture(caller, pcs);
-        leak_busy = 0;
-    }
+    int n = leak_capture(caller, pcs);
     pthread_mutex_lock(&leak.lock);
     struct leak_obj o = { (uintptr_t)p, size, n > 0 ? leak_intern(pcs, n) : 0, 0 };
     if ((leak.nobj + 1) * 2 <= leak.obj_cap || obj_grow() == 0) {
@@ -293,12 +294,7 @@ void leak_record(void *p, size_t size, uintptr_t caller)
 int leak_forget(void *p, uintptr_t caller)
 {
     uintptr_t pcs[LEAK_MAX_FRAMES];
-    int n = 0;
-    if (!leak_busy) {
-        leak_busy = 1;
-        n = leak_capture(caller, pcs);
-        leak_busy = 0;
-    }
+    int n = leak_capture(caller, pcs);
     pthread_mutex_lock(&leak.lock);
     struct leak_obj *o = obj_find((uintptr_t)p);
     int known = o != NULL;
@@ -428,8 +424,9 @@ static void leak_mark_indirect(void)
 
 /* group_before orders groups: direct before indirect, then more bytes,
  * more objects, lower stack id. */
-static int group_before(const struct leak_group *a, const struct leak_group *b)
+static int group_before(const void *x, const void *y)
 {
+    const struct leak_group *a = x, *b = y;
     if (a->indirect != b->indirect)
         return a->indirect < b->indirect;
     if (a->bytes != b->bytes)
@@ -437,36 +434,6 @@ static int group_before(const struct leak_group *a, const struct leak_group *b)
     if (a->count != b->count)
         return a->count > b->count;
     return a->stack < b->stack;
-}
-
-static void group_sift(struct leak_group *g, size_t i, size_t n)
-{
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            return;
-        if (c + 1 < n && group_before(&g[c], &g[c + 1]))
-            c++;
-        if (!group_before(&g[i], &g[c]))
-            return;
-        struct leak_group t = g[i];
-        g[i] = g[c];
-        g[c] = t;
-        i = c;
-    }
-}
-
-/* group_sort: heapsort into group_before order (qsort may allocate). */
-static void group_sort(struct leak_group *g, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        group_sift(g, i, n);
-    for (size_t k = n; k-- > 1;) {
-        struct leak_group t = g[0];
-        g[0] = g[k];
-        g[k] = t;
-        group_sift(g, 0, k);
-    }
 }
 
 /* leak_group_all fills r->group from the flagged objects. Lock held.
@@ -504,7 +471,7 @@ static int leak_group_all(struct leak_report *r, struct scratch *mem)
             j = (j + 1) & (cap - 1);
         }
     }
-    group_sort(r->group, r->ngroup);
+    hsort(r->group, r->ngroup, sizeof r->group[0], group_before);
     return 0;
 }
 

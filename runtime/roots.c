@@ -69,6 +69,7 @@
 
 #include "goheap.h"
 #include "roots.h"
+#include "hsort.h"
 #include "threads.h"
 #include "atomic.h"
 #include "os.h"
@@ -554,35 +555,9 @@ static void roots_exclude_stack(uintptr_t lo, uintptr_t hi, void *arg)
     roots_exclude(lo, hi, 1);
 }
 
-/* roots_excl_sort sorts the exclusions by lo (heapsort: no allocation,
- * no recursion, and qsort may call malloc). */
-static void roots_excl_sift(struct roots_excl *e, size_t i, size_t n)
+static int roots_excl_before(const void *a, const void *b)
 {
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            return;
-        if (c + 1 < n && e[c + 1].lo > e[c].lo)
-            c++;
-        if (e[i].lo >= e[c].lo)
-            return;
-        struct roots_excl t = e[i];
-        e[i] = e[c];
-        e[c] = t;
-        i = c;
-    }
-}
-
-static void roots_excl_sort(struct roots_excl *e, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;)
-        roots_excl_sift(e, i, n);
-    for (size_t k = n; k-- > 1;) {
-        struct roots_excl t = e[0];
-        e[0] = e[k];
-        e[k] = t;
-        roots_excl_sift(e, 0, k);
-    }
+    return ((const struct roots_excl *)a)->lo < ((const struct roots_excl *)b)->lo;
 }
 
 /* roots_readable reports whether the byte at addr can be read, without
@@ -700,7 +675,7 @@ static void roots_scan_private(struct roots_scan *s)
     threads_each_stack(roots_exclude_stack, NULL);
     for (int i = 0; i < roots.nself; i++)
         roots_exclude(roots.self[i][0], roots.self[i][1], 0);
-    roots_excl_sort(roots.excl, roots.nexcl);
+    hsort(roots.excl, roots.nexcl, sizeof roots.excl[0], roots_excl_before);
     s->exclude = 0;
     s->cursor = 0;
     s->pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
