@@ -282,6 +282,11 @@ void gc_init(void)
         options_init();
         gc_record_start();
         gc.procs = os_ncpu();
+        /* Go's dedicated mark workers: 25% of the procs, rounded, at
+         * least one; GODEBUG=gcprocs=N sets N (cmark.c). */
+        gc.mark_workers = opts.gcprocs > 0 ? (unsigned)opts.gcprocs : (unsigned)(gc.procs + 2) / 4;
+        if (gc.mark_workers < 1)
+            gc.mark_workers = 1;
         gc_cond_init();
         pacer_init(&gc.pacer, opts.gogc, opts.memory_limit);
         pacer_limiter_init(&gc.limiter, os_nanotime(), gc.procs);
@@ -334,10 +339,47 @@ void gc_thread_enter(int idle)
 
 /* ---- Marking and stopping -------------------------------------------- */
 
+/* Bytes of root ranges a marker splits into GC_ROOT_BLOCK-sized blocks,
+ * dealt out in turn among the marker processes. */
+#define GC_ROOT_BLOCK ((uintptr_t)64)
+
+/* Which share of the roots this process marks (gc_mark_roots_part). */
+struct gc_root_share {
+    unsigned part, parts;
+    uint64_t bytes;       /* root bytes seen, all shares */
+};
+
 static void gc_mark_root_range(uintptr_t lo, uintptr_t hi, void *arg)
 {
-    (void)arg;
-    mark_range(lo, hi);
+    struct gc_root_share *sh = arg;
+    if (hi <= lo)
+        return;
+    sh->bytes += hi - lo;
+    if (sh->parts == 1) {
+        mark_range(lo, hi);
+        return;
+    }
+    for (uintptr_t b = lo & ~(GC_ROOT_BLOCK - 1); b < hi; b += GC_ROOT_BLOCK)
+        if ((b / GC_ROOT_BLOCK) % sh->parts == sh->part)
+            mark_range(b < lo ? lo : b, b + GC_ROOT_BLOCK > hi ? hi : b + GC_ROOT_BLOCK);
+}
+
+/* gc_mark_roots_part marks from share part of parts of the roots and
+ * drains: the GC_ROOT_BLOCK-sized blocks of globals and stacks whose
+ * index is part modulo parts, and (share 0) the finalizer roots. With
+ * marks set atomically, whichever process marks an object first scans
+ * it, so processes marking the same snapshot with every share taken
+ * together mark all that one would. */
+static void gc_mark_roots_part(unsigned part, unsigned parts)
+{
+    struct gc_root_share sh = { part, parts, 0 };
+    roots_each(gc_mark_root_range, &sh);
+    gc.globals_bytes = sh.bytes;
+    threads_each_stack(gc_mark_root_range, &sh);
+    gc.stack_bytes = sh.bytes - gc.globals_bytes;
+    if (part == 0)
+        finalizer_mark_roots();
+    mark_drain();
 }
 
 /* gc_mark_roots marks from every root (world stopped, or in the marker
@@ -345,18 +387,16 @@ static void gc_mark_root_range(uintptr_t lo, uintptr_t hi, void *arg)
  * exactly the same roots. */
 static void gc_mark_roots(void)
 {
-    roots_each(gc_mark_root_range, NULL);
-    gc.globals_bytes = mark_bytes_scanned();
-    threads_each_stack(gc_mark_root_range, NULL);
-    gc.stack_bytes = mark_bytes_scanned() - gc.globals_bytes;
-    finalizer_mark_roots();
-    mark_drain();
+    gc_mark_roots_part(0, 1);
 }
 
-/* gc_stop takes every allocator lock and stops the world. */
-static void gc_stop(void)
+/* gc_stop lists the loaded objects and stops the world with every
+ * allocator lock held. Returns when the pause began: once the listing is
+ * done, as the program runs on through that. */
+static int64_t gc_stop(void)
 {
     roots_prepare();
+    int64_t begin = os_nanotime();
     cache_lock_all();
     central_lock_all();
     heap_lock();
@@ -364,17 +404,21 @@ static void gc_stop(void)
     mprof_lock();
     lock_held_all = 1;
     threads_stop_world();
+    return begin;
 }
 
-static void gc_start_world(void)
+/* gc_start_world drops the allocator locks, then restarts the threads,
+ * so that none of them wakes only to wait for a lock while the others are
+ * being restarted. Returns when the pause ended (threads_start_world). */
+static int64_t gc_start_world(void)
 {
-    threads_start_world();
     lock_held_all = 0;
     mprof_unlock();
     finalizer_unlock();
     heap_unlock();
     central_unlock_all();
     cache_unlock_all();
+    return threads_start_world();
 }
 
 static void gc_clear_marks(struct span *s, void *arg)
@@ -454,7 +498,10 @@ static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
     rec->clock_ns[1] = t->mark_term - t->mark;
     rec->clock_ns[2] = t->end - t->mark_term;
     rec->heap_goal = gc.heap_goal_this_cycle;
-    gc.cpu_total_ns += rec->cpu_stw_start_ns + rec->cpu_assist_ns + rec->cpu_background_ns + rec->cpu_stw_end_ns;
+    /* Assists here wait rather than work (gc_assist): they take no CPU,
+     * and several threads waiting at once would count more time than
+     * the processors have. */
+    gc.cpu_total_ns += rec->cpu_stw_start_ns + rec->cpu_background_ns + rec->cpu_stw_end_ns;
     int64_t avail = (os_nanotime() - gc.start_ns) * gc.procs;
     gc.cpu_fraction = avail > 0 ? (double)gc.cpu_total_ns / (double)avail : 0;
     rec->cpu_fraction = gc.cpu_fraction;
@@ -525,8 +572,7 @@ static void gc_finish_stopped(struct gc_cycle *rec, int64_t t_sweep_term)
     cache_stamp_flushed(AO_load(&sweep_gen));
     mprof_next_cycle();
 
-    gc_start_world();
-    t.end = os_nanotime();
+    t.end = gc_start_world();
     t.pause = t.end - t.sweep_term;
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)t.pause);
     gc_limiter_update(t.end);
@@ -546,11 +592,10 @@ static void gc_cycle_stw(int forced)
 {
     struct gc_cycle rec;
     memset(&rec, 0, sizeof(rec));
-    int64_t t0 = os_nanotime();
-    rec.start_ns = t0 - gc.start_ns;
     rec.forced = forced;
     rec.heap_start = stats_heap_live();
-    gc_stop();
+    int64_t t0 = gc_stop();
+    rec.start_ns = t0 - gc.start_ns;
     gc_finish_stopped(&rec, t0);
 }
 
@@ -605,10 +650,12 @@ static void gc_cycle_concurrent(int forced)
 
     /* Sweep termination, then the stopped start (Go's gcStart). */
     sweep_all();
-    t.sweep_term = os_nanotime();
+    /* What the memory limit is measured against, while the program runs:
+     * it reads /proc and takes the heap lock. */
+    gc_feed_memory(stats_heap_live());
+    t.sweep_term = gc_stop();
     rec.start_ns = t.sweep_term - gc.start_ns;
     rec.heap_start = stats_heap_live();
-    gc_stop();
     /* Spans that caches kept through the last cycle and have not handed
      * back carry its marks: the marks of this cycle alone must decide
      * them (for gh_gc, everything unreachable now must go). Spans handed
@@ -619,7 +666,7 @@ static void gc_cycle_concurrent(int forced)
     if (opts.gccheckmark)
         cmark_check_begin(gc_mark_roots);
     mark_begin(); /* reserves the grey stack, which the marker cannot */
-    if (cmark_start(gc_mark_roots) != 0) {
+    if (cmark_start(gc_mark_roots_part, gc.mark_workers) != 0) {
         gc_finish_stopped(&rec, t.sweep_term);
         return;
     }
@@ -627,7 +674,6 @@ static void gc_cycle_concurrent(int forced)
      * path that tests it under a lock (central.c). */
     AO_store(&gc_phase_marking, 1);
     uint64_t live0 = stats_heap_live();
-    gc_feed_memory(live0);
     pacer_start_cycle(&gc.pacer, gc.procs, 0, live0, live0, NULL);
     uint64_t goal = pacer_heap_goal(&gc.pacer);
     AO_store(&gc.assist_goal, (AO_t)(goal > live0 ? goal : live0));
@@ -635,8 +681,7 @@ static void gc_cycle_concurrent(int forced)
     AO_store(&gc.assist_start, (AO_t)os_nanotime());
     gc.assist_work_per_byte = pacer_assist_work_per_byte(&gc.pacer);
     AO_store(&gc.assist_ns, 0);
-    gc_start_world();
-    t.mark = os_nanotime();
+    t.mark = gc_start_world();
     gc.mark_start = t.mark;
     cmark_go();
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.mark - t.sweep_term) * gc.procs));
@@ -654,8 +699,7 @@ static void gc_cycle_concurrent(int forced)
     sweep_all(); /* spans caches handed back meanwhile (marks kept) */
 
     /* Mark termination. */
-    t.mark_term = os_nanotime();
-    gc_stop();
+    t.mark_term = gc_stop();
     uint64_t marked, reachable, scanned, live1;
     int64_t background;
     int flushed = 0;
@@ -710,8 +754,7 @@ static void gc_cycle_concurrent(int forced)
         cache_flush_idle(gen);
     mprof_next_cycle();
 
-    gc_start_world();
-    t.end = os_nanotime();
+    t.end = gc_start_world();
     t.pause = (t.mark - t.sweep_term) + (t.end - t.mark_term);
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.end - t.mark_term) * gc.procs));
     gc_limiter_update(t.end);

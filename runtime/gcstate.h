@@ -18,6 +18,7 @@ struct gc_state {
     volatile AO_t inited;
     int64_t start_ns;              /* process start, monotonic (Go: runtimeInitTime) */
     int procs;                     /* fixed at init: CPUs we may run on (Go: GOMAXPROCS) */
+    unsigned mark_workers;         /* fixed at init: marker processes per cycle (cmark.c) */
     struct pacer pacer;
     struct pacer_limiter limiter;
     uint64_t heap_goal;            /* pacer's current goal (NextGC) */

@@ -454,7 +454,7 @@ void threads_stop_world(void)
     AO_store(&threads.stopped, 1);
 }
 
-void threads_start_world(void)
+int64_t threads_start_world(void)
 {
     gh_assert(threads_world_stopped_by_me());
     AO_t stop_epoch = AO_load(&threads.epoch);
@@ -468,9 +468,11 @@ void threads_start_world(void)
         pthread_kill(t->id, SIG_RESTART);
         n++;
     }
+    int64_t released = os_nanotime();
     threads_wait(n, "restart");
     pthread_mutex_unlock(&threads.lock);
     pthread_mutex_unlock(&threads.world);
+    return released;
 }
 
 int threads_world_stopped_by_me(void)

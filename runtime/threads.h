@@ -62,8 +62,10 @@ void threads_stop_world(void);
 /* threads_start_world restarts the threads that threads_stop_world
  * stopped and returns once every one has left the suspend handler, so that
  * a following stop cannot be confused with this restart. Caller must have
- * stopped the world. */
-void threads_start_world(void);
+ * stopped the world. Returns the time (os_nanotime) at which the last
+ * thread was released: the end of the pause, whatever the scheduler then
+ * takes to run the threads again. */
+int64_t threads_start_world(void);
 
 /* threads_world_stopped_by_me reports whether the calling thread currently
  * has the world stopped (for assertions in other modules). */

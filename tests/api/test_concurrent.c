@@ -14,11 +14,14 @@
  *     sees the collector's marker process;
  *   - signals arriving all through cycles are handled, and the program's
  *     data stays intact;
+ *   - several marker processes (GODEBUG=gcprocs=3) share a cycle's
+ *     marking and leave nothing reachable unmarked (gccheckmark);
  *   - gh_free_os_memory returns the free heap to the OS (heap_released),
  *     a memory limit bounds the heap with GOGC off, GODEBUG=scavtrace=1
  *     prints Go's scavenger lines, and GODEBUG=gcstoptheworld=1 still
  *     collects (the last two in a child run with the knob set). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <regex.h>
@@ -460,6 +463,19 @@ static void gcstoptheworld_still_collects(void **state)
     assert_non_null(strstr(err, " 1 P"));
 }
 
+/* Several marker processes (GODEBUG=gcprocs=3) under gccheckmark, which
+ * aborts the child if any object reachable at a cycle's snapshot was left
+ * unmarked; the child also sees, in /proc, that helpers marked beside the
+ * marker (processes whose parent's parent is the child). */
+static void several_marker_processes_mark_everything(void **state)
+{
+    (void)state;
+    static char err[1 << 16];
+    int rc = run_child("workers", "GODEBUG=gcprocs=3,gccheckmark=1", err, sizeof(err));
+    if (rc != 0)
+        fail_msg("child failed (%d): %s", rc, err);
+}
+
 static void memory_limit_bounds_heap_with_gogc_off(void **state)
 {
     (void)state;
@@ -470,6 +486,78 @@ static void memory_limit_bounds_heap_with_gogc_off(void **state)
 }
 
 /* ---- The child modes ---------------------------------------------------- */
+
+#define ROOT_LISTS 64
+#define ROOT_LIST_NODES 4000
+
+static struct node *volatile root_lists[ROOT_LISTS];
+static volatile int helpers_seen, watch_stop;
+
+/* proc_parent returns the parent of process pid, or -1. */
+static long proc_parent(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    long ppid;
+    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
+/* watch_main counts, while the cycles run, the most grandchildren of this
+ * process seen at once: the marker's helpers. */
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    long self = getpid();
+    while (!__atomic_load_n(&watch_stop, __ATOMIC_ACQUIRE)) {
+        DIR *d = opendir("/proc");
+        if (d == NULL)
+            break;
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            long pid = strtol(e->d_name, NULL, 10);
+            if (pid > 0 && proc_parent(pid) > 0 && proc_parent(proc_parent(pid)) == self)
+                n++;
+        }
+        closedir(d);
+        if (n > helpers_seen)
+            helpers_seen = n;
+    }
+    return NULL;
+}
+
+static int child_workers(void)
+{
+    for (int i = 0; i < ROOT_LISTS; i++)
+        root_lists[i] = list_make(ROOT_LIST_NODES);
+    struct node *l = list_make(LIVE_NODES);
+    pthread_t watch;
+    if (pthread_create(&watch, NULL, watch_main, NULL) != 0)
+        return 6;
+    for (int k = 0; k < 40 && (k < 4 || helpers_seen < 2); k++) {
+        garbage(8 * MIB);
+        gh_gc();
+    }
+    __atomic_store_n(&watch_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(watch, NULL);
+    for (int i = 0; i < ROOT_LISTS; i++)
+        if (!list_ok(root_lists[i], ROOT_LIST_NODES))
+            return 2;
+    if (!list_ok(l, LIVE_NODES))
+        return 3;
+    if (helpers_seen < 2) {
+        fprintf(stderr, "at most %d marker helpers seen at once\n", helpers_seen);
+        return 4;
+    }
+    return 0;
+}
 
 static int child_main(const char *mode)
 {
@@ -486,6 +574,8 @@ static int child_main(const char *mode)
         gh_gc();
         return list_ok(l, 100000) && num_gc() >= 2 ? 0 : 1;
     }
+    if (strcmp(mode, "workers") == 0)
+        return child_workers();
     if (strcmp(mode, "limit") == 0) {
         /* GOGC=off: only the 48 MiB limit makes cycles. The limit is soft
          * (the CPU limiter lets the heap past it rather than spend more
@@ -524,6 +614,7 @@ int main(void)
         cmocka_unit_test(free_os_memory_returns_free_heap),
         cmocka_unit_test(scavtrace_prints_gos_lines),
         cmocka_unit_test(gcstoptheworld_still_collects),
+        cmocka_unit_test(several_marker_processes_mark_everything),
         cmocka_unit_test(memory_limit_bounds_heap_with_gogc_off),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
