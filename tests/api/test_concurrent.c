@@ -16,6 +16,8 @@
  *     data stays intact;
  *   - several marker processes (GODEBUG=gcprocs=3) share a cycle's
  *     marking and leave nothing reachable unmarked (gccheckmark);
+ *   - after a peak, the background scavenger returns memory until what
+ *     is retained is near the heap goal plus 10%;
  *   - gh_free_os_memory returns the free heap to the OS (heap_released),
  *     a memory limit bounds the heap with GOGC off, GODEBUG=scavtrace=1
  *     prints Go's scavenger lines, and GODEBUG=gcstoptheworld=1 still
@@ -396,6 +398,42 @@ static void free_os_memory_returns_free_heap(void **state)
     assert_true(after.heap_released >= after.heap_idle - after.heap_idle / 8);
 }
 
+#define PEAK_BLOCKS 1536 /* 96 MiB of 64 KiB blocks */
+
+static void *peak_blocks[PEAK_BLOCKS];
+
+/* After a peak, the background scavenger brings retained memory (heap
+ * memory not returned to the OS) back near the heap goal plus 10%, with
+ * no call to gh_free_os_memory: the test waits for it, a little at a time,
+ * for as long as 20 s (the cycles of the churning thread go on meanwhile,
+ * each waking the scavenger after its sweep). */
+static void scavenger_returns_memory_beyond_goal(void **state)
+{
+    (void)state;
+    static gh_mem_stats m;
+    for (int i = 0; i < PEAK_BLOCKS; i++)
+        peak_blocks[i] = gh_malloc_atomic(64 * 1024);
+    memset(peak_blocks, 0, sizeof(peak_blocks));
+    gh_gc();
+    uint64_t kept = 0, want = 0;
+    for (int tries = 0; tries < 2000; tries++) {
+        gh_read_mem_stats(&m);
+        /* Free memory still backed, and how much of it goal + 10% allows
+         * beside the heap in use (which may be past the goal for a while:
+         * spans not swept yet), and a few MiB of slack. */
+        kept = m.heap_idle - m.heap_released;
+        uint64_t retain = m.next_gc + m.next_gc / 10;
+        want = (retain > m.heap_inuse ? retain - m.heap_inuse : 0) + 4 * MIB;
+        if (kept <= want)
+            break;
+        usleep(10000);
+    }
+    if (kept > want)
+        fail_msg("%llu MiB free and backed beside %llu MiB in use, goal %llu MiB", (unsigned long long)(kept >> 20),
+                 (unsigned long long)(m.heap_inuse >> 20), (unsigned long long)(m.next_gc >> 20));
+    assert_true(m.heap_released > 0);
+}
+
 /* ---- Children with knobs set ------------------------------------------ */
 
 /* run_child runs this test again with env set and the given child mode;
@@ -611,6 +649,7 @@ int main(void)
         cmocka_unit_test(fork_and_exec_during_cycles_work),
         cmocka_unit_test(wait_never_sees_the_marker),
         cmocka_unit_test(signals_during_cycles_are_handled),
+        cmocka_unit_test(scavenger_returns_memory_beyond_goal),
         cmocka_unit_test(free_os_memory_returns_free_heap),
         cmocka_unit_test(scavtrace_prints_gos_lines),
         cmocka_unit_test(gcstoptheworld_still_collects),
