@@ -21,10 +21,13 @@
  * of about 2-5 us, and splits the huge page around it: back to 25 ms for
  * the next fork once the whole heap was written. So after each cycle the
  * collector thread has the split pieces collapsed again (heap_collapse,
- * MADV_COLLAPSE: about 0.3 ms of CPU per 2 MiB piece). With that, the
- * stopped start of a cycle with 1 GiB live (about 2 GiB of heap at the
- * trigger) takes about 2 ms, nearly all of it the clone, and the stopped
- * end about 0.2 ms.
+ * MADV_COLLAPSE: about 0.3 ms of CPU per 2 MiB piece). Even in huge
+ * pages the clone costs about 0.4-0.7 ms per GiB resident (a page-table
+ * page is made for each 2 MiB mapping), so with 1 GiB live (1.7-2 GiB
+ * resident at the trigger, GOGC=100) the stopped start takes 1-3 ms,
+ * nearly all of it the clone, and the stopped end about 0.1-0.2 ms; on a
+ * machine with more runnable threads than cores either may wait further
+ * for a stopped thread to be scheduled into the handshake (threads.c).
  *
  * Parallel marking. A cycle marks with GODEBUG=gcprocs processes, by
  * default Go's dedicated workers: 25% of the procs, rounded, at least one
@@ -400,6 +403,29 @@ int cmark_wait(int timeout_ms)
     while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
         ;
     return r != 0;
+}
+
+uint64_t cmark_private_bytes(void)
+{
+    char path[64], buf[2048];
+    print_format(path, sizeof(path), "/proc/%d/smaps_rollup", (int)cm.pid);
+    int fd = cm.pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nPrivate_Dirty:");
+    if (p == NULL)
+        return 0;
+    for (p += 15; *p == ' '; p++)
+        ;
+    uint64_t kib = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        kib = kib * 10 + (uint64_t)(*p - '0');
+    return kib << 10;
 }
 
 /* cmark_read reads exactly n bytes; -1 on error or early end. */

@@ -41,6 +41,13 @@ void cmark_go(void);
  * the marker is done, 0 on timeout. */
 int cmark_wait(int timeout_ms);
 
+/* cmark_private_bytes returns the memory only the marker holds (its
+ * Private_Dirty in /proc): its own bitmaps and grey stack, and the old
+ * copy of every page the program has written since the snapshot. 0 if it
+ * cannot be read. Call between cmark_wait saying done and cmark_finish,
+ * while the marker waits to send its marks. */
+uint64_t cmark_private_bytes(void);
+
 /* cmark_finish receives the marker's marks and ORs them into the heap's
  * mark bits (world running: marks only ever grow while a cycle marks),
  * then reaps the process and fills *r. Returns 0, or -1 if the marker

@@ -141,11 +141,6 @@ static void gc_publish_trigger(void)
     AO_store_release(&gc_trigger_bytes, (AO_t)trigger);
 }
 
-static void gc_add_untouched(struct arena *a, void *arg)
-{
-    *(uint64_t *)arg += ARENA_SIZE - a->zeroed;
-}
-
 /* gc_resident returns the process's resident memory in bytes (the second
  * field of /proc/self/statm), or 0 if it cannot be read. */
 static uint64_t gc_resident(void)
@@ -172,17 +167,14 @@ static uint64_t gc_resident(void)
  * against (gc.lock held). heap_alloc is an estimate outside a stop. Go
  * measures mapped memory not returned to the OS; ours reserves large
  * regions up front (arenas, the grey stack, the arena map) that take no
- * memory until touched, so the measure is the process's resident memory,
- * and the free heap is what is free, backed and not an arena's never-used
- * tail (gc.untouched, kept for the scavenger too). */
+ * memory until touched, so the measure is the process's resident memory
+ * plus what the last cycle's marker held alone (gc.marker_bytes: mostly
+ * the old copies of the pages the program wrote while it marked, which
+ * the next cycle's marker will hold again), and the free heap is what is
+ * free and not released (never-used memory counts as released). */
 static void gc_feed_memory(uint64_t heap_alloc)
 {
-    uint64_t untouched = 0;
-    heap_lock();
-    heap_each_arena(gc_add_untouched, &untouched);
-    heap_unlock();
-    AO_store(&gc.untouched, (AO_t)untouched);
-    uint64_t released = AO_load(&heap_stats.released) + untouched;
+    uint64_t released = AO_load(&heap_stats.released);
     uint64_t idle = AO_load(&heap_stats.sys) - AO_load(&heap_stats.inuse);
     uint64_t mapped = gc_resident();
     if (mapped == 0) {
@@ -190,6 +182,7 @@ static void gc_feed_memory(uint64_t heap_alloc)
             mapped += AO_load(&os_sys[i]);
         mapped = mapped > released ? mapped - released : 0;
     }
+    mapped += gc.marker_bytes;
     AO_store(&gc.mapped, (AO_t)mapped);
     pacer_set_memory(&gc.pacer, mapped, idle > released ? idle - released : 0, heap_alloc);
 }
@@ -651,7 +644,7 @@ static void gc_cycle_concurrent(int forced)
     /* Sweep termination, then the stopped start (Go's gcStart). */
     sweep_all();
     /* What the memory limit is measured against, while the program runs:
-     * it reads /proc and takes the heap lock. */
+     * it reads /proc. */
     gc_feed_memory(stats_heap_live());
     t.sweep_term = gc_stop();
     rec.start_ns = t.sweep_term - gc.start_ns;
@@ -692,6 +685,7 @@ static void gc_cycle_concurrent(int forced)
     /* The concurrent mark. */
     while (cmark_wait(GC_REVISE_PERIOD_MS) == 0)
         gc_revise();
+    gc.marker_bytes = cmark_private_bytes();
     int ok = cmark_finish(&res) == 0;
     gc_limiter_update(os_nanotime());
     if (res.cpu_ns > gc.limiter_mark_est)
