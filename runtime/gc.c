@@ -11,8 +11,12 @@
  *      while holding one, and stop the world (threads.c: a signal
  *      handshake that leaves each thread's registers in the registry).
  *      Set the marking phase and clone the marker process (cmark.c), which
- *      gets a copy-on-write snapshot of the whole process. Restart.
- *   2. Concurrent mark. The marker marks everything reachable in the
+ *      gets a copy-on-write snapshot of the whole process. Restart: the
+ *      pause ends when the last thread is released. Measuring what the
+ *      memory limit counts (gc_feed_memory) happens before the stop, not
+ *      in it.
+ *   2. Concurrent mark. The marker (GODEBUG=gcprocs processes sharing
+ *      the work, cmark.c) marks everything reachable in the
  *      snapshot from the roots (roots.c: data and bss of every loaded
  *      object, user roots; threads.c: every thread's stack and registers
  *      as saved at the stop; the contents of finalizable objects and
@@ -53,8 +57,9 @@
  * gc_publish_trigger). gctrace lines (trace.c) and MemStats (stats.c) are
  * fed from the record of each cycle kept here: the three clock phases are
  * the stopped start, the concurrent mark and the stopped end; the cpu
- * phases are the stops times procs, the assists' waits, the marker's CPU
- * time (background) and no idle marking.
+ * phases are the stops times procs, the assists' waits, the markers' CPU
+ * time (background) and no idle marking. GCCPUFraction counts the stops
+ * and the markers, not the assists, which wait rather than work.
  *
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. The collector thread holds it
@@ -400,18 +405,19 @@ static int64_t gc_stop(void)
     return begin;
 }
 
-/* gc_start_world drops the allocator locks, then restarts the threads,
- * so that none of them wakes only to wait for a lock while the others are
- * being restarted. Returns when the pause ended (threads_start_world). */
+/* gc_start_world restarts the threads, then drops the allocator locks.
+ * Returns when the pause ended: when the last thread was released
+ * (threads_start_world), not when it has left the suspend handler. */
 static int64_t gc_start_world(void)
 {
+    int64_t t = threads_start_world();
     lock_held_all = 0;
     mprof_unlock();
     finalizer_unlock();
     heap_unlock();
     central_unlock_all();
     cache_unlock_all();
-    return threads_start_world();
+    return t;
 }
 
 static void gc_clear_marks(struct span *s, void *arg)

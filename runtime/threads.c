@@ -37,7 +37,8 @@
  * SIG_RESTART, blocked while the handler runs and unblocked only inside
  * rt_sigsuspend, cannot be lost. The restarter bumps epoch to even, sends
  * SIG_RESTART, and waits for a second acknowledgement from each thread as
- * it leaves the handler.
+ * it leaves the handler; the pause it reports ends with the last signal
+ * sent, since the threads are free to run from then on.
  * Invariant: between a stop and its start, every RUNNING entry other than
  * the stopper's has stop_epoch == epoch and sits in the handler.
  *
