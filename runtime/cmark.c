@@ -65,11 +65,12 @@
  * private memory) rather than from the program's, because the program
  * keeps setting bits while the marker runs (frees and allocations during
  * the cycle mark their slots) and the marker treats a marked object as
- * already scanned. When done (with its helpers) it writes every nonzero 64 KiB
- * block of the bitmaps, then the counters; the collector ORs the blocks into the
- * program's bitmaps while the program runs (marks only grow while a cycle
- * marks, see sweep.c), then reaps the process. No memory is shared, so a
- * fork() by the program mid-cycle just inherits private bitmaps.
+ * already scanned. When done (with its helpers) it writes every nonzero
+ * 64 KiB block of the bitmaps, then the counters; the collector ORs the
+ * blocks into the program's bitmaps while the program runs (marks only grow while a cycle
+ * marks, see sweep.c), then reaps the process. No memory is shared with
+ * the program, so a fork() by the program mid-cycle just inherits
+ * private bitmaps.
  *
  * The marker is cloned without a signal at exit, so the program's wait()
  * never sees it (reaped with __WCLONE), with every signal blocked (it
@@ -221,7 +222,6 @@ static void cmark_mark_all(struct cmark_result *r)
         cmark_work(0, 1, &t);
         r->marked = t.marked;
         r->scanned = t.scanned;
-        r->workers = 1;
         return;
     }
     if (cmark_share_bitmaps() != 0)
@@ -241,7 +241,6 @@ static void cmark_mark_all(struct cmark_result *r)
         forked[i] = pid > 0;
     }
     cmark_work(0, n, &tally[0]);
-    r->workers = 1;
     for (unsigned i = 1; i < n; i++) {
         if (forked[i]) {
             int status;
@@ -251,7 +250,6 @@ static void cmark_mark_all(struct cmark_result *r)
             while (w < 0 && errno == EINTR);
             if (w != helper[i] || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 cmark_exit(1);
-            r->workers++;
         } else {
             cmark_work(i, n, &tally[i]);
         }

@@ -14,7 +14,6 @@ struct cmark_result {
     uint64_t globals;    /* bytes of global roots scanned */
     uint64_t stacks;     /* bytes of thread stacks scanned */
     int64_t cpu_ns;      /* CPU time of the marker processes */
-    uint32_t workers;    /* marker processes that marked */
 };
 
 /* cmark_start forks the marker from the stopped world: the caller has
