@@ -24,7 +24,9 @@
  *     everything that slows the mutator while marking: pauses, assists,
  *     copy-on-write faults, the marker's share of the processors;
  *   - the longest gap the mutator saw (its slowest unit), and the peak
- *     resident memory over LIVE.
+ *     resident memory over LIVE, and the peak memory of the process and
+ *     its children (goheap's marker process holds the old copy of every
+ *     page the program writes while it marks) over LIVE.
  *
  * usage: pause [--live-mb N] [--seconds S] [--incremental]
  *        pause --drive [--bdwgc BIN] [--go BIN] [--live-mb N] [--seconds S]
@@ -37,6 +39,7 @@
  * bdwgc full and incremental, and Go, one after the other, and prints the
  * table with the targets. Nothing passes or fails here. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -197,6 +200,74 @@ static void trace_start(void)
 }
 #endif
 
+/* ---- Memory with the marker ------------------------------------------- */
+
+/* goheap's marker is a copy-on-write copy of the process: every page the
+ * program writes while it marks exists twice. A sampler adds up the
+ * proportional set size (shared pages split between sharers) of this
+ * process and its children every SAMPLE_MS during the mutator phase; the
+ * peak is the memory all of them really used (the same as resident memory
+ * for a runtime that makes no processes). */
+#define SAMPLE_MS 100
+
+static volatile int sampling;
+static long mem_peak_kib;
+
+static long pss_kib(long pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nPss:");
+    return p ? strtol(p + 5, NULL, 10) : 0;
+}
+
+static long parent_of(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    long ppid;
+    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
+static void *mem_sampler(void *arg)
+{
+    (void)arg;
+    long self = getpid();
+    while (__atomic_load_n(&sampling, __ATOMIC_ACQUIRE)) {
+        long kib = pss_kib(self);
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            long pid = strtol(e->d_name, NULL, 10), pp;
+            if (pid > 0 && pid != self && (pp = parent_of(pid)) > 0 && (pp == self || parent_of(pp) == self))
+                kib += pss_kib(pid);
+        }
+        if (d)
+            closedir(d);
+        if (kib > mem_peak_kib)
+            mem_peak_kib = kib;
+        usleep(SAMPLE_MS * 1000);
+    }
+    return NULL;
+}
+
 /* ---- The workload ----------------------------------------------------- */
 
 static struct node *tree_make(int depth, uint64_t *id)
@@ -262,6 +333,9 @@ static int worker(uint64_t live_mb, double seconds, int incremental)
     uint64_t *ends = map_zeroed(cap * sizeof(uint64_t));
     struct harness_rng rng;
     harness_rng_seed(&rng, 1);
+    pthread_t sampler;
+    sampling = 1;
+    pthread_create(&sampler, NULL, mem_sampler, NULL);
     size_t npause0 = ev.npause, nmark0 = ev.nmark, units = 0;
     uint64_t bytes = 0, start = harness_now_ns(), stop = start + (uint64_t)(seconds * 1e9), now = start;
     while (now < stop && units < cap) {
@@ -282,6 +356,8 @@ static int worker(uint64_t live_mb, double seconds, int incremental)
         ends[units++] = now;
     }
     uint64_t end = now;
+    __atomic_store_n(&sampling, 0, __ATOMIC_RELEASE);
+    pthread_join(sampler, NULL);
 #ifndef USE_BDWGC
     usleep(200000); /* the last gctrace line */
 #endif
@@ -328,9 +404,10 @@ static int worker(uint64_t live_mb, double seconds, int incremental)
             pmax = (double)pauses[i];
     double secs = (double)(end - start) / 1e9;
     printf("runtime=%s live_mb=%llu seconds=%.1f build_s=%.1f cycles=%zu pauses=%zu pause_max_us=%.0f "
-           "pause_p99_us=%.0f mark_s=%.2f util=%.3f gap_max_us=%.0f alloc_mb_s=%.0f rss_mb=%ld\n",
+           "pause_p99_us=%.0f mark_s=%.2f util=%.3f gap_max_us=%.0f alloc_mb_s=%.0f rss_mb=%ld mem_mb=%ld\n",
            name, (unsigned long long)live_mb, secs, build_s, nm, np, pmax / 1e3, p99 / 1e3, (double)mark_ns / 1e9,
-           util, (double)gap_max / 1e3, (double)bytes / secs / (1 << 20), harness_peak_rss_kib() / 1024);
+           util, (double)gap_max / 1e3, (double)bytes / secs / (1 << 20), harness_peak_rss_kib() / 1024,
+           mem_peak_kib / 1024);
     fflush(stdout);
     return 0;
 }
@@ -340,12 +417,12 @@ static int worker(uint64_t live_mb, double seconds, int incremental)
 #ifdef USE_GOHEAP
 struct result {
     const char *label;
-    double v[10];
+    double v[11];
     int ok;
 };
 
 static const char *const keys[] = { "pause_max_us", "pause_p99_us", "pauses", "cycles", "mark_s", "util",
-                                    "gap_max_us", "alloc_mb_s", "rss_mb", "build_s" };
+                                    "gap_max_us", "alloc_mb_s", "rss_mb", "mem_mb", "build_s" };
 enum { NKEYS = sizeof(keys) / sizeof(keys[0]) };
 
 /* run_one runs argv with env added and parses its key=value line. */
@@ -411,7 +488,8 @@ static int drive(const char *self, const char *bdwgc, const char *gobin, const c
         run_one(&res[3], a3, "GODEBUG=gctrace=1");
     }
     static const char *const heads[] = { "max pause us", "p99 pause us", "pauses", "marks", "mark s",
-                                         "util %", "max gap us", "alloc MB/s", "peak RSS x live", "build s" };
+                                         "util %", "max gap us", "alloc MB/s", "peak RSS x live",
+                                         "peak mem x live", "build s" };
     static const char *const lh[] = { "runtime" };
     static struct harness_table t;
     harness_table_init(&t, "Stop-the-world pauses and mutator utilisation while marking", "%.1f", 1, lh, NKEYS, heads);
@@ -424,14 +502,20 @@ static int drive(const char *self, const char *bdwgc, const char *gobin, const c
         for (int k = 0; k < NKEYS; k++)
             t.value[row][k] = res[i].v[k];
         t.value[row][5] *= 100;
+        if (isnan(t.value[row][9])) /* Go's worker: no processes of its own */
+            t.value[row][9] = t.value[row][8];
         t.value[row][8] /= live_mb;
+        t.value[row][9] /= live_mb;
     }
     printf("\n");
     harness_table_print(&t, stdout);
     printf("Targets for goheap: max pause <= 1000 us, utilisation while marking >= 75%%, peak RSS <= 2.2 x live.\n"
+           "Peak mem: proportional set size of the process and its children (goheap's marker), sampled every\n"
+           "%d ms while the mutator runs: pages the program writes while the marker lives exist twice.\n"
            "Pauses as each runtime reports them (goheap, Go: gctrace's stopped phases; bdwgc: stop/start-world\n"
            "events). Utilisation: mutator work done while marking over what it does outside collection\n"
-           "cycles in the same time; bdwgc's full collections mark with the world stopped (0%%).\n");
+           "cycles in the same time; bdwgc's full collections mark with the world stopped (0%%).\n",
+           SAMPLE_MS);
     if (csv) {
         FILE *f = harness_csv_open(csv, NULL);
         if (f) {

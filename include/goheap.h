@@ -243,6 +243,8 @@ GH_API int64_t gh_report_leaks(int profile_fd);
  *   gctrace=1|2       one line per collection on stderr, Go's format.
  *   gccheckmark=1     verify after each cycle that marking missed nothing.
  *   gcstoptheworld=1  collect with the world stopped throughout.
+ *   gcprocs=N         marker processes per concurrent cycle (default: a
+ *                     quarter of the CPUs, rounded, at least 1).
  *   invalidptr=0      ignore invalid gh_free/gh_realloc pointers instead of
  *                     aborting (default 1).
  *   gcleak=report     leak checking: no automatic collection (as GOGC=off),

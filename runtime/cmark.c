@@ -21,18 +21,33 @@
  * of about 2-5 us, and splits the huge page around it: back to 25 ms for
  * the next fork once the whole heap was written. So after each cycle the
  * collector thread has the split pieces collapsed again (heap_collapse,
- * MADV_COLLAPSE: about 0.3 ms of CPU per 2 MiB piece). With that, the
- * stopped start of a cycle with 1 GiB live (about 2 GiB of heap at the
- * trigger) takes about 2 ms, nearly all of it the clone, and the stopped
- * end about 0.2 ms.
+ * MADV_COLLAPSE: about 0.3 ms of CPU per 2 MiB piece). Even in huge
+ * pages the clone costs about 0.4-0.7 ms per GiB resident (a page-table
+ * page is made for each 2 MiB mapping), so with 1 GiB live (1.7-2 GiB
+ * resident at the trigger, GOGC=100) the stopped start takes 1-3 ms,
+ * nearly all of it the clone, and the stopped end about 0.1-0.2 ms; on a
+ * machine with more runnable threads than cores either may wait further
+ * for a stopped thread to be scheduled into the handshake (threads.c).
  *
- * One marker. It is a single process, which on this machine is the one
- * core the program's thread does not use. More processes could split the
- * roots but not share the grey objects they find (they see private
- * copies), so the work would not divide well; GODEBUG=gcprocs is not used.
- * The marker runs at normal priority; it starts only once the world runs
- * again (it waits on a pipe), so that the restart does not compete with
- * it for a processor.
+ * Parallel marking. A cycle marks with GODEBUG=gcprocs processes, by
+ * default Go's dedicated workers: 25% of the procs, rounded, at least one
+ * (one on two cores, where the program has the other). The first, once
+ * the world runs again, maps empty shared memory over its copy of the
+ * mark bitmaps and forks the others from itself, so all of them see the
+ * same snapshot and set marks in the same bitmaps. Marks are set
+ * atomically (mark.c), so whichever process marks an object first scans
+ * it, and each process has its own grey stack. The roots are dealt out
+ * in 64-byte blocks (gc.c: gc_mark_roots_part), so the graph is split at
+ * its roots: a heap hanging off many roots divides well, one hanging off
+ * a single root is marked by one process while the others end early.
+ * There is no stealing of grey objects between processes: it would need
+ * a shared queue and a termination protocol between processes, for a
+ * gain only on machines with cores to spare. A helper that fails fails
+ * the marker; the first process takes the share of a helper it could not
+ * fork. With one process, its copy of the bitmaps is just zeroed. The
+ * markers run at normal priority; they start only once the world runs
+ * again (they wait on a pipe), so that the restart does not compete with
+ * them for a processor.
  *
  * Snapshot-at-the-beginning. The marker marks everything reachable in
  * the snapshot. Whatever the program can reach later was reachable then
@@ -50,11 +65,12 @@
  * private memory) rather than from the program's, because the program
  * keeps setting bits while the marker runs (frees and allocations during
  * the cycle mark their slots) and the marker treats a marked object as
- * already scanned. When done it writes every nonzero 64 KiB block of its
- * bitmaps, then its counters; the collector ORs the blocks into the
- * program's bitmaps while the program runs (marks only grow while a cycle
- * marks, see sweep.c), then reaps the process. No memory is shared, so a
- * fork() by the program mid-cycle just inherits private bitmaps.
+ * already scanned. When done (with its helpers) it writes every nonzero
+ * 64 KiB block of the bitmaps, then the counters; the collector ORs the
+ * blocks into the program's bitmaps while the program runs (marks only grow while a cycle
+ * marks, see sweep.c), then reaps the process. No memory is shared with
+ * the program, so a fork() by the program mid-cycle just inherits
+ * private bitmaps.
  *
  * The marker is cloned without a signal at exit, so the program's wait()
  * never sees it (reaped with __WCLONE), with every signal blocked (it
@@ -72,6 +88,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -109,8 +126,14 @@ static struct {
     uint64_t **chunks;      /* bitmap chunks at the snapshot, oldest first */
     size_t nchunks, cap;
     uint64_t *buf;          /* CMARK_BLOCK bytes: receive buffer */
-    void (*mark_roots)(void);
+    void (*mark_roots)(unsigned part, unsigned parts);
+    unsigned workers;       /* marker processes wanted */
 } cm = { .fd = -1, .go = -1 };
+
+/* What each marker process reports to the first, in memory they share. */
+struct cmark_tally {
+    uint64_t marked, scanned;
+};
 
 /* ---- The marker process ------------------------------------------------ */
 
@@ -155,6 +178,88 @@ static int cmark_block_empty(const uint64_t *p)
     return 1;
 }
 
+/* cmark_share_bitmaps puts empty bitmaps that every marker process
+ * shares in place of the snapshot's: memory mapped shared before the
+ * helpers are forked stays shared with them. Returns 0, or -1 if a chunk
+ * could not be replaced (it may then be gone). */
+static int cmark_share_bitmaps(void)
+{
+    for (size_t i = 0; i < cm.nchunks; i++)
+        if (mmap(cm.chunks[i], HEAP_MARK_CHUNK, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+            return -1;
+    return 0;
+}
+
+/* cmark_work marks share part of parts and reports in *t. */
+static void cmark_work(unsigned part, unsigned parts, struct cmark_tally *t)
+{
+    mark_begin();
+    cm.mark_roots(part, parts);
+    t->marked = mark_bytes_marked();
+    t->scanned = mark_bytes_scanned();
+}
+
+/* cmark_mark_all marks the snapshot with up to cm.workers processes and
+ * sums their tallies into r: this process takes share 0, and any share
+ * whose helper could not be forked, after its own. A helper that dies
+ * makes the whole marker give up. */
+static void cmark_mark_all(struct cmark_result *r)
+{
+    unsigned n = cm.workers;
+    struct cmark_tally *tally = NULL;
+    if (n > 1) {
+        tally = mmap(NULL, CMARK_MAX_WORKERS * sizeof(*tally), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (tally == MAP_FAILED)
+            n = 1;
+    }
+    if (n == 1) {
+        /* Start from no marks at all (see the top of this file). */
+        for (size_t i = 0; i < cm.nchunks; i++)
+            os_release(cm.chunks[i], HEAP_MARK_CHUNK);
+        struct cmark_tally t;
+        cmark_work(0, 1, &t);
+        r->marked = t.marked;
+        r->scanned = t.scanned;
+        return;
+    }
+    if (cmark_share_bitmaps() != 0)
+        cmark_exit(1);
+    pid_t self = getpid(), helper[CMARK_MAX_WORKERS];
+    int forked[CMARK_MAX_WORKERS];
+    for (unsigned i = 1; i < n; i++) {
+        long pid = syscall(SYS_clone, 0L, NULL, NULL, NULL, NULL);
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != self)
+                cmark_exit(1);
+            cmark_work(i, n, &tally[i]);
+            cmark_exit(0);
+        }
+        helper[i] = (pid_t)pid;
+        forked[i] = pid > 0;
+    }
+    cmark_work(0, n, &tally[0]);
+    for (unsigned i = 1; i < n; i++) {
+        if (forked[i]) {
+            int status;
+            pid_t w;
+            do
+                w = wait4(helper[i], &status, __WCLONE, NULL);
+            while (w < 0 && errno == EINTR);
+            if (w != helper[i] || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                cmark_exit(1);
+        } else {
+            cmark_work(i, n, &tally[i]);
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        r->marked += tally[i].marked;
+        r->scanned += tally[i].scanned;
+    }
+}
+
 static __attribute__((noreturn)) void cmark_child(int wfd, int rfd, int gofd)
 {
     char go;
@@ -172,17 +277,10 @@ static __attribute__((noreturn)) void cmark_child(int wfd, int rfd, int gofd)
         syscall(SYS_close_range, 0, (unsigned)wfd - 1, 0);
     syscall(SYS_close_range, (unsigned)wfd + 1, ~0u, 0);
 
-    /* Start from no marks at all (see the top of this file). */
-    for (size_t i = 0; i < cm.nchunks; i++)
-        os_release(cm.chunks[i], HEAP_MARK_CHUNK);
-    mark_begin();
-    cm.mark_roots();
-    struct cmark_result r = {
-        .marked = mark_bytes_marked(),
-        .scanned = mark_bytes_scanned(),
-        .globals = gc.globals_bytes,
-        .stacks = gc.stack_bytes,
-    };
+    struct cmark_result r = { 0 };
+    cmark_mark_all(&r);
+    r.globals = gc.globals_bytes;
+    r.stacks = gc.stack_bytes;
     heap_each_span(cmark_blacken_free, NULL);
     cache_blacken_busy();
 
@@ -197,8 +295,12 @@ static __attribute__((noreturn)) void cmark_child(int wfd, int rfd, int gofd)
         }
     }
     struct timespec ts;
+    struct rusage ru;
     if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
         r.cpu_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0) /* the helpers */
+        r.cpu_ns += ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+                    ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
     struct cmark_rec h = { REC_RESULT, 0, 0, (uint32_t)sizeof(r) };
     cmark_write(wfd, &h, sizeof(h));
     cmark_write(wfd, &r, sizeof(r));
@@ -243,7 +345,7 @@ static int cmark_snapshot_chunks(void)
     return 0;
 }
 
-int cmark_start(void (*mark_roots)(void))
+int cmark_start(void (*mark_roots)(unsigned part, unsigned parts), unsigned workers)
 {
     int fds[2], go[2];
     sigset_t all, old;
@@ -258,6 +360,7 @@ int cmark_start(void (*mark_roots)(void))
         return -1;
     }
     cm.mark_roots = mark_roots;
+    cm.workers = workers < 1 ? 1 : workers > CMARK_MAX_WORKERS ? CMARK_MAX_WORKERS : workers;
     cm.parent = getpid();
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -298,6 +401,29 @@ int cmark_wait(int timeout_ms)
     while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
         ;
     return r != 0;
+}
+
+uint64_t cmark_private_bytes(void)
+{
+    char path[64], buf[2048];
+    print_format(path, sizeof(path), "/proc/%d/smaps_rollup", (int)cm.pid);
+    int fd = cm.pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "\nPrivate_Dirty:");
+    if (p == NULL)
+        return 0;
+    for (p += 15; *p == ' '; p++)
+        ;
+    uint64_t kib = 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        kib = kib * 10 + (uint64_t)(*p - '0');
+    return kib << 10;
 }
 
 /* cmark_read reads exactly n bytes; -1 on error or early end. */

@@ -11,8 +11,12 @@
  *      while holding one, and stop the world (threads.c: a signal
  *      handshake that leaves each thread's registers in the registry).
  *      Set the marking phase and clone the marker process (cmark.c), which
- *      gets a copy-on-write snapshot of the whole process. Restart.
- *   2. Concurrent mark. The marker marks everything reachable in the
+ *      gets a copy-on-write snapshot of the whole process. Restart: the
+ *      pause ends when the last thread is released. Measuring what the
+ *      memory limit counts (gc_feed_memory) happens before the stop, not
+ *      in it.
+ *   2. Concurrent mark. The marker (GODEBUG=gcprocs processes sharing
+ *      the work, cmark.c) marks everything reachable in the
  *      snapshot from the roots (roots.c: data and bss of every loaded
  *      object, user roots; threads.c: every thread's stack and registers
  *      as saved at the stop; the contents of finalizable objects and
@@ -53,8 +57,9 @@
  * gc_publish_trigger). gctrace lines (trace.c) and MemStats (stats.c) are
  * fed from the record of each cycle kept here: the three clock phases are
  * the stopped start, the concurrent mark and the stopped end; the cpu
- * phases are the stops times procs, the assists' waits, the marker's CPU
- * time (background) and no idle marking.
+ * phases are the stops times procs, the assists' waits, the markers' CPU
+ * time (background) and no idle marking. GCCPUFraction counts the stops
+ * and the markers, not the assists, which wait rather than work.
  *
  * Locking: gc.lock serialises cycles and guards the pacer and the cycle
  * records; it comes first in lock.h's order. The collector thread holds it
@@ -149,11 +154,6 @@ static void gc_publish_trigger(void)
     AO_store_release(&gc_trigger_bytes, (AO_t)trigger);
 }
 
-static void gc_add_untouched(struct arena *a, void *arg)
-{
-    *(uint64_t *)arg += ARENA_SIZE - a->zeroed;
-}
-
 /* gc_resident returns the process's resident memory in bytes (the second
  * field of /proc/self/statm), or 0 if it cannot be read. */
 static uint64_t gc_resident(void)
@@ -180,17 +180,14 @@ static uint64_t gc_resident(void)
  * against (gc.lock held). heap_alloc is an estimate outside a stop. Go
  * measures mapped memory not returned to the OS; ours reserves large
  * regions up front (arenas, the grey stack, the arena map) that take no
- * memory until touched, so the measure is the process's resident memory,
- * and the free heap is what is free, backed and not an arena's never-used
- * tail (gc.untouched, kept for the scavenger too). */
+ * memory until touched, so the measure is the process's resident memory
+ * plus what the last cycle's marker held alone (gc.marker_bytes: mostly
+ * the old copies of the pages the program wrote while it marked, which
+ * the next cycle's marker will hold again), and the free heap is what is
+ * free and not released (never-used memory counts as released). */
 static void gc_feed_memory(uint64_t heap_alloc)
 {
-    uint64_t untouched = 0;
-    heap_lock();
-    heap_each_arena(gc_add_untouched, &untouched);
-    heap_unlock();
-    AO_store(&gc.untouched, (AO_t)untouched);
-    uint64_t released = AO_load(&heap_stats.released) + untouched;
+    uint64_t released = AO_load(&heap_stats.released);
     uint64_t idle = AO_load(&heap_stats.sys) - AO_load(&heap_stats.inuse);
     uint64_t mapped = gc_resident();
     if (mapped == 0) {
@@ -198,6 +195,7 @@ static void gc_feed_memory(uint64_t heap_alloc)
             mapped += AO_load(&os_sys[i]);
         mapped = mapped > released ? mapped - released : 0;
     }
+    mapped += gc.marker_bytes;
     AO_store(&gc.mapped, (AO_t)mapped);
     pacer_set_memory(&gc.pacer, mapped, idle > released ? idle - released : 0, heap_alloc);
 }
@@ -292,6 +290,11 @@ void gc_init(void)
         options_init();
         gc_record_start();
         gc.procs = os_ncpu();
+        /* Go's dedicated mark workers: 25% of the procs, rounded, at
+         * least one; GODEBUG=gcprocs=N sets N (cmark.c). */
+        gc.mark_workers = opts.gcprocs > 0 ? (unsigned)opts.gcprocs : (unsigned)(gc.procs + 2) / 4;
+        if (gc.mark_workers < 1)
+            gc.mark_workers = 1;
         gc_cond_init();
         pacer_init(&gc.pacer, opts.gogc, opts.memory_limit);
         pacer_limiter_init(&gc.limiter, os_nanotime(), gc.procs);
@@ -343,10 +346,47 @@ void gc_thread_enter(int idle)
 
 /* ---- Marking and stopping -------------------------------------------- */
 
+/* Bytes of root ranges a marker splits into GC_ROOT_BLOCK-sized blocks,
+ * dealt out in turn among the marker processes. */
+#define GC_ROOT_BLOCK ((uintptr_t)64)
+
+/* Which share of the roots this process marks (gc_mark_roots_part). */
+struct gc_root_share {
+    unsigned part, parts;
+    uint64_t bytes;       /* root bytes seen, all shares */
+};
+
 static void gc_mark_root_range(uintptr_t lo, uintptr_t hi, void *arg)
 {
-    (void)arg;
-    mark_range(lo, hi);
+    struct gc_root_share *sh = arg;
+    if (hi <= lo)
+        return;
+    sh->bytes += hi - lo;
+    if (sh->parts == 1) {
+        mark_range(lo, hi);
+        return;
+    }
+    for (uintptr_t b = lo & ~(GC_ROOT_BLOCK - 1); b < hi; b += GC_ROOT_BLOCK)
+        if ((b / GC_ROOT_BLOCK) % sh->parts == sh->part)
+            mark_range(b < lo ? lo : b, b + GC_ROOT_BLOCK > hi ? hi : b + GC_ROOT_BLOCK);
+}
+
+/* gc_mark_roots_part marks from share part of parts of the roots and
+ * drains: the GC_ROOT_BLOCK-sized blocks of globals and stacks whose
+ * index is part modulo parts, and (share 0) the finalizer roots. With
+ * marks set atomically, whichever process marks an object first scans
+ * it, so processes marking the same snapshot with every share taken
+ * together mark all that one would. */
+static void gc_mark_roots_part(unsigned part, unsigned parts)
+{
+    struct gc_root_share sh = { part, parts, 0 };
+    roots_each(gc_mark_root_range, &sh);
+    gc.globals_bytes = sh.bytes;
+    threads_each_stack(gc_mark_root_range, &sh);
+    gc.stack_bytes = sh.bytes - gc.globals_bytes;
+    if (part == 0)
+        finalizer_mark_roots();
+    mark_drain();
 }
 
 /* gc_mark_roots marks from every root (world stopped, or in the marker
@@ -354,18 +394,16 @@ static void gc_mark_root_range(uintptr_t lo, uintptr_t hi, void *arg)
  * exactly the same roots. */
 static void gc_mark_roots(void)
 {
-    roots_each(gc_mark_root_range, NULL);
-    gc.globals_bytes = mark_bytes_scanned();
-    threads_each_stack(gc_mark_root_range, NULL);
-    gc.stack_bytes = mark_bytes_scanned() - gc.globals_bytes;
-    finalizer_mark_roots();
-    mark_drain();
+    gc_mark_roots_part(0, 1);
 }
 
-/* gc_stop takes every allocator lock and stops the world. */
-static void gc_stop(void)
+/* gc_stop lists the loaded objects and stops the world with every
+ * allocator lock held. Returns when the pause began: once the listing is
+ * done, as the program runs on through that. */
+static int64_t gc_stop(void)
 {
     roots_prepare();
+    int64_t begin = os_nanotime();
     cache_lock_all();
     central_lock_all();
     heap_lock();
@@ -373,17 +411,23 @@ static void gc_stop(void)
     mprof_lock();
     lock_held_all = 1;
     threads_stop_world();
+    return begin;
 }
 
-static void gc_start_world(void)
+/* gc_start_world restarts the threads, then drops the allocator locks.
+ * Returns when the pause ended: when the threads were released
+ * (threads_start_world does not wait for them to run again). */
+static int64_t gc_start_world(void)
 {
     threads_start_world();
+    int64_t t = os_nanotime();
     lock_held_all = 0;
     mprof_unlock();
     finalizer_unlock();
     heap_unlock();
     central_unlock_all();
     cache_unlock_all();
+    return t;
 }
 
 static void gc_clear_marks(struct span *s, void *arg)
@@ -466,7 +510,10 @@ static void gc_book(struct gc_cycle *rec, const struct gc_times *t)
     rec->clock_ns[1] = t->mark_term - t->mark;
     rec->clock_ns[2] = t->end - t->mark_term;
     rec->heap_goal = gc.heap_goal_this_cycle;
-    gc.cpu_total_ns += rec->cpu_stw_start_ns + rec->cpu_assist_ns + rec->cpu_background_ns + rec->cpu_stw_end_ns;
+    /* Assists here wait rather than work (gc_assist): they take no CPU,
+     * and several threads waiting at once would count more time than
+     * the processors have. */
+    gc.cpu_total_ns += rec->cpu_stw_start_ns + rec->cpu_background_ns + rec->cpu_stw_end_ns;
     int64_t avail = (os_nanotime() - gc.start_ns) * gc.procs;
     gc.cpu_fraction = avail > 0 ? (double)gc.cpu_total_ns / (double)avail : 0;
     rec->cpu_fraction = gc.cpu_fraction;
@@ -564,11 +611,10 @@ static void gc_cycle_stw(int forced)
 {
     struct gc_cycle rec;
     memset(&rec, 0, sizeof(rec));
-    int64_t t0 = os_nanotime();
-    rec.start_ns = t0 - gc.start_ns;
     rec.forced = forced;
     rec.heap_start = stats_heap_live();
-    gc_stop();
+    int64_t t0 = gc_stop();
+    rec.start_ns = t0 - gc.start_ns;
     gc_finish_stopped(&rec, t0);
 }
 
@@ -637,10 +683,12 @@ static void gc_cycle_concurrent(int forced)
 
     /* Sweep termination, then the stopped start (Go's gcStart). */
     sweep_all();
-    t.sweep_term = os_nanotime();
+    /* What the memory limit is measured against, while the program runs:
+     * it reads /proc. */
+    gc_feed_memory(stats_heap_live());
+    t.sweep_term = gc_stop();
     rec.start_ns = t.sweep_term - gc.start_ns;
     rec.heap_start = stats_heap_live();
-    gc_stop();
     /* Spans that caches kept through the last cycle and have not handed
      * back carry its marks: the marks of this cycle alone must decide
      * them (for gh_gc, everything unreachable now must go). Spans handed
@@ -655,7 +703,8 @@ static void gc_cycle_concurrent(int forced)
      * the marker process would count the whole program's memory as its
      * own resident set again (ru_maxrss includes it), for a mark of a few
      * milliseconds at most. */
-    if ((roots_private() && rec.heap_start < GC_SHIM_STOPPED_HEAP) || cmark_start(gc_mark_roots) != 0) {
+    if ((roots_private() && rec.heap_start < GC_SHIM_STOPPED_HEAP) ||
+        cmark_start(gc_mark_roots_part, gc.mark_workers) != 0) {
         gc_finish_stopped(&rec, t.sweep_term);
         return;
     }
@@ -663,7 +712,6 @@ static void gc_cycle_concurrent(int forced)
      * path that tests it under a lock (central.c). */
     AO_store(&gc_phase_marking, 1);
     uint64_t live0 = stats_heap_live();
-    gc_feed_memory(live0);
     pacer_start_cycle(&gc.pacer, gc.procs, 0, live0, live0, NULL);
     uint64_t goal = pacer_heap_goal(&gc.pacer);
     AO_store(&gc.assist_goal, (AO_t)(goal > live0 ? goal : live0));
@@ -671,8 +719,7 @@ static void gc_cycle_concurrent(int forced)
     AO_store(&gc.assist_start, (AO_t)os_nanotime());
     gc.assist_work_per_byte = pacer_assist_work_per_byte(&gc.pacer);
     AO_store(&gc.assist_ns, 0);
-    gc_start_world();
-    t.mark = os_nanotime();
+    t.mark = gc_start_world();
     gc.mark_start = t.mark;
     cmark_go();
     AO_fetch_and_add(&gc.limiter_gc_ns, (AO_t)((t.mark - t.sweep_term) * gc.procs));
@@ -683,6 +730,7 @@ static void gc_cycle_concurrent(int forced)
     /* The concurrent mark. */
     while (cmark_wait(GC_REVISE_PERIOD_MS) == 0)
         gc_revise();
+    gc.marker_bytes = cmark_private_bytes();
     int ok = cmark_finish(&res) == 0;
     gc_limiter_update(os_nanotime());
     if (res.cpu_ns > gc.limiter_mark_est)
@@ -690,8 +738,7 @@ static void gc_cycle_concurrent(int forced)
     sweep_all(); /* spans caches handed back meanwhile (marks kept) */
 
     /* Mark termination. */
-    t.mark_term = os_nanotime();
-    gc_stop();
+    t.mark_term = gc_stop();
     uint64_t marked, reachable, scanned, live1;
     int64_t background;
     int flushed = 0;

@@ -24,6 +24,8 @@ struct gc_state {
     volatile AO_t inited;
     int64_t start_ns;              /* process start, monotonic (Go: runtimeInitTime) */
     int procs;                     /* fixed at init: CPUs we may run on (Go: GOMAXPROCS) */
+    unsigned mark_workers;         /* fixed at init: marker processes per cycle (cmark.c) */
+    uint64_t marker_bytes;         /* gc.lock: memory the last marker held alone (cmark_private_bytes) */
     struct pacer pacer;
     struct pacer_limiter limiter;
     volatile AO_t heap_goal;       /* gc.lock to write, atomic to read: the pacer's goal (NextGC) */
@@ -49,7 +51,6 @@ struct gc_state {
     volatile AO_t assist_ns;       /* atomic: ns allocating threads waited this cycle */
     volatile AO_t limiter_gc_ns;   /* atomic: GC CPU ns not yet given to the limiter */
     int64_t limiter_mark_est;      /* the marker's CPU the limiter was told of this cycle */
-    volatile AO_t untouched;       /* atomic: arena bytes never used, at the last count */
     volatile AO_t mapped;          /* atomic: memory the limit counts, at the last count */
     pthread_mutex_t phase_lock;    /* a leaf: requests, and waits for phase changes */
     pthread_cond_t phase;          /* with phase_lock: broadcast when a mark starts and a cycle ends */

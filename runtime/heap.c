@@ -16,7 +16,8 @@
  * never walks the spans. Freed runs coalesce with free neighbours at once.
  *
  * Returned memory: each arena has a bitmap of pages given back to the OS
- * (released); they read as zero when reused. arena.zeroed marks the tail
+ * (released); they read as zero when reused. A new arena starts all
+ * released, as it takes no memory until used. arena.zeroed marks the tail
  * of the arena that was never used, so fresh spans need no zeroing.
  *
  * Locking: heap.lock guards the bins, the arenas' page maps, the released
@@ -286,6 +287,9 @@ static int heap_grow(uintptr_t npages)
         if (a == NULL)
             return 0; /* the arenas already mapped stay usable later */
         a->a.base = base + (i << ARENA_SHIFT);
+        /* Never used: it reads as zero and takes no memory, as if
+         * released (Go counts fresh memory as released too). */
+        memset(a->released, 0xff, sizeof(a->released));
         a->next = heap.arenas;
         heap.arenas = a;
         AO_store_release((volatile AO_t *)&arena_map[a->a.base >> ARENA_SHIFT], (AO_t)a);
@@ -296,7 +300,9 @@ static int heap_grow(uintptr_t npages)
         return 0;
     r->base = base;
     r->npages = (narenas << ARENA_SHIFT) >> PAGE_SHIFT;
+    r->nreleased = r->npages;
     heap.free_pages += r->npages;
+    AO_store(&heap_stats.released, AO_load(&heap_stats.released) + (narenas << ARENA_SHIFT));
     AO_store_release(&r->state, SPAN_FREE);
     /* Coalesce with a free run that ends right below, if any. */
     struct span *prev = base ? heap_span_of(base - 1) : NULL;

@@ -61,7 +61,7 @@ struct heap_stats {
     volatile AO_t inuse;       /* pages in in-use spans (HeapInuse) */
     volatile AO_t inuse_peak;  /* high-water mark of inuse */
     volatile AO_t sys;         /* arena bytes obtained (HeapSys) */
-    volatile AO_t released;    /* free bytes returned to the OS (HeapReleased) */
+    volatile AO_t released;    /* free bytes returned to the OS or never used (HeapReleased) */
     volatile AO_t spans_inuse; /* span structs in use (MSpanInuse / sizeof) */
 };
 extern struct heap_stats heap_stats;

@@ -45,11 +45,11 @@ static struct {
 } scav = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 /* scavenge_free_unreleased is the free heap memory still backed (never
- * used arena tails are not). */
+ * used memory counts as released, heap.c). */
 static uint64_t scavenge_free_unreleased(void)
 {
     uint64_t sys = AO_load(&heap_stats.sys), inuse = AO_load(&heap_stats.inuse);
-    uint64_t released = AO_load(&heap_stats.released) + AO_load(&gc.untouched);
+    uint64_t released = AO_load(&heap_stats.released);
     return sys > inuse + released ? sys - inuse - released : 0;
 }
 
@@ -110,8 +110,7 @@ static void scavenge_pass(void)
             return;
         uint64_t want = free - keep > SCAV_STEP ? free - SCAV_STEP : keep;
         int64_t t0 = os_nanotime();
-        /* heap_release_free counts never used arena tails as free. */
-        uint64_t n = heap_release_free(want + AO_load(&gc.untouched));
+        uint64_t n = heap_release_free(want);
         int64_t took = os_nanotime() - t0;
         scavenge_count(n);
         if (n == 0)

@@ -14,11 +14,16 @@
  *     sees the collector's marker process;
  *   - signals arriving all through cycles are handled, and the program's
  *     data stays intact;
+ *   - several marker processes (GODEBUG=gcprocs=3) share a cycle's
+ *     marking and leave nothing reachable unmarked (gccheckmark);
+ *   - after a peak, the background scavenger returns memory until what
+ *     is retained is near the heap goal plus 10%;
  *   - gh_free_os_memory returns the free heap to the OS (heap_released),
  *     a memory limit bounds the heap with GOGC off, GODEBUG=scavtrace=1
  *     prints Go's scavenger lines, and GODEBUG=gcstoptheworld=1 still
  *     collects (the last two in a child run with the knob set). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <regex.h>
@@ -46,7 +51,6 @@
  * the heap can have: the test's own bookkeeping keeps nothing alive. */
 #define HIDE_KEY ((uintptr_t)0xa5a5000000000000ull)
 static uintptr_t hide(const void *p) { return (uintptr_t)p ^ HIDE_KEY; }
-static void *unhide(uintptr_t h) { return (void *)(h ^ HIDE_KEY); }
 
 /* ---- The background: a live heap and a garbage allocator -------------- */
 
@@ -140,14 +144,18 @@ static void lost_finalizer(void *obj, void *arg)
 
 static uint64_t obj_word(uintptr_t hidden, unsigned i) { return (hidden * 31 + i) | ((uint64_t)1 << 63); }
 
-static __attribute__((noinline)) uintptr_t obj_make(void)
+/* obj_make returns the object itself, not its hidden address: the
+ * caller must hold the pointer from the start (a compiler may otherwise
+ * keep only the hidden value and rebuild the pointer later, leaving the
+ * object rightly unreachable in between). */
+static __attribute__((noinline)) void *obj_make(void)
 {
     uint64_t *p = gh_malloc(OBJ_WORDS * sizeof(uint64_t));
     assert_non_null(p);
     for (unsigned i = 0; i < OBJ_WORDS; i++)
         p[i] = obj_word(hide(p), i);
     assert_int_equal(gh_set_finalizer(p, lost_finalizer, NULL), 0);
-    return hide(p);
+    return p;
 }
 
 static __attribute__((noinline)) int obj_intact(const volatile uint64_t *p)
@@ -204,9 +212,9 @@ static void only_pointer_moving_between_roots_is_never_lost(void **state)
     holder_slot = gh_malloc(4 * sizeof(void *));
     assert_non_null(holder_slot);
     __atomic_store_n(&lost, 0, __ATOMIC_SEQ_CST);
-    uintptr_t h = obj_make();
-    void *p = unhide(h);
     uint32_t gc0 = num_gc();
+    void *p = obj_make();
+    uintptr_t h = hide(p);
     int moved = 0;
     for (unsigned i = 0; i < MOVES; i++) {
         p = move_once(p, i);
@@ -393,6 +401,45 @@ static void free_os_memory_returns_free_heap(void **state)
     assert_true(after.heap_released >= after.heap_idle - after.heap_idle / 8);
 }
 
+#define PEAK_BLOCKS 1536 /* 96 MiB of 64 KiB blocks */
+
+static void *peak_blocks[PEAK_BLOCKS];
+
+/* After a peak of 96 MiB, the background scavenger brings the memory
+ * retained back near the heap goal plus 10%, with no call to
+ * gh_free_os_memory: the free heap not released (HeapIdle -
+ * HeapReleased) shrinks to what goal + 10% leaves beside the heap in use
+ * (which may be past the goal for a while: spans not swept yet), with a
+ * few MiB of slack. The test waits for it, a little at a time, for as
+ * long as 20 s (the cycles of the churning thread go on meanwhile, each
+ * waking the scavenger after its sweep). */
+static void scavenger_returns_memory_beyond_goal(void **state)
+{
+    (void)state;
+    static gh_mem_stats m;
+    for (int i = 0; i < PEAK_BLOCKS; i++) {
+        peak_blocks[i] = gh_malloc_atomic(64 * 1024);
+        memset(peak_blocks[i], 1, 64 * 1024);
+    }
+    memset(peak_blocks, 0, sizeof(peak_blocks));
+    gh_gc();
+    uint64_t kept = 0, want = 0;
+    for (int tries = 0; tries < 2000; tries++) {
+        gh_read_mem_stats(&m);
+        kept = m.heap_idle - m.heap_released;
+        uint64_t retain = m.next_gc + m.next_gc / 10;
+        want = (retain > m.heap_inuse ? retain - m.heap_inuse : 0) + 4 * MIB;
+        if (kept <= want)
+            break;
+        usleep(10000);
+    }
+    if (kept > want)
+        fail_msg("%llu MiB free and not released beside %llu MiB in use, goal %llu MiB",
+                 (unsigned long long)(kept >> 20), (unsigned long long)(m.heap_inuse >> 20),
+                 (unsigned long long)(m.next_gc >> 20));
+    assert_true(m.heap_released > 0);
+}
+
 /* ---- Children with knobs set ------------------------------------------ */
 
 /* run_child runs this test again with env set and the given child mode;
@@ -460,6 +507,19 @@ static void gcstoptheworld_still_collects(void **state)
     assert_non_null(strstr(err, " 1 P"));
 }
 
+/* Several marker processes (GODEBUG=gcprocs=3) under gccheckmark, which
+ * aborts the child if any object reachable at a cycle's snapshot was left
+ * unmarked; the child also sees, in /proc, that helpers marked beside the
+ * marker (processes whose parent's parent is the child). */
+static void several_marker_processes_mark_everything(void **state)
+{
+    (void)state;
+    static char err[1 << 16];
+    int rc = run_child("workers", "GODEBUG=gcprocs=3,gccheckmark=1", err, sizeof(err));
+    if (rc != 0)
+        fail_msg("child failed (%d): %s", rc, err);
+}
+
 static void memory_limit_bounds_heap_with_gogc_off(void **state)
 {
     (void)state;
@@ -470,6 +530,78 @@ static void memory_limit_bounds_heap_with_gogc_off(void **state)
 }
 
 /* ---- The child modes ---------------------------------------------------- */
+
+#define ROOT_LISTS 64
+#define ROOT_LIST_NODES 4000
+
+static struct node *volatile root_lists[ROOT_LISTS];
+static volatile int helpers_seen, watch_stop;
+
+/* proc_parent returns the parent of process pid, or -1. */
+static long proc_parent(long pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    long ppid;
+    return p && sscanf(p + 1, " %*c %ld", &ppid) == 1 ? ppid : -1;
+}
+
+/* watch_main counts, while the cycles run, the most grandchildren of this
+ * process seen at once: the marker's helpers. */
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    long self = getpid();
+    while (!__atomic_load_n(&watch_stop, __ATOMIC_ACQUIRE)) {
+        DIR *d = opendir("/proc");
+        if (d == NULL)
+            break;
+        int n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            long pid = strtol(e->d_name, NULL, 10);
+            if (pid > 0 && proc_parent(pid) > 0 && proc_parent(proc_parent(pid)) == self)
+                n++;
+        }
+        closedir(d);
+        if (n > helpers_seen)
+            helpers_seen = n;
+    }
+    return NULL;
+}
+
+static int child_workers(void)
+{
+    for (int i = 0; i < ROOT_LISTS; i++)
+        root_lists[i] = list_make(ROOT_LIST_NODES);
+    struct node *l = list_make(LIVE_NODES);
+    pthread_t watch;
+    if (pthread_create(&watch, NULL, watch_main, NULL) != 0)
+        return 6;
+    for (int k = 0; k < 40 && (k < 4 || helpers_seen < 2); k++) {
+        garbage(8 * MIB);
+        gh_gc();
+    }
+    __atomic_store_n(&watch_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(watch, NULL);
+    for (int i = 0; i < ROOT_LISTS; i++)
+        if (!list_ok(root_lists[i], ROOT_LIST_NODES))
+            return 2;
+    if (!list_ok(l, LIVE_NODES))
+        return 3;
+    if (helpers_seen < 2) {
+        fprintf(stderr, "at most %d marker helpers seen at once\n", helpers_seen);
+        return 4;
+    }
+    return 0;
+}
 
 static int child_main(const char *mode)
 {
@@ -486,6 +618,8 @@ static int child_main(const char *mode)
         gh_gc();
         return list_ok(l, 100000) && num_gc() >= 2 ? 0 : 1;
     }
+    if (strcmp(mode, "workers") == 0)
+        return child_workers();
     if (strcmp(mode, "limit") == 0) {
         /* GOGC=off: only the 48 MiB limit makes cycles. The limit is soft
          * (the CPU limiter lets the heap past it rather than spend more
@@ -521,9 +655,11 @@ int main(void)
         cmocka_unit_test(fork_and_exec_during_cycles_work),
         cmocka_unit_test(wait_never_sees_the_marker),
         cmocka_unit_test(signals_during_cycles_are_handled),
+        cmocka_unit_test(scavenger_returns_memory_beyond_goal),
         cmocka_unit_test(free_os_memory_returns_free_heap),
         cmocka_unit_test(scavtrace_prints_gos_lines),
         cmocka_unit_test(gcstoptheworld_still_collects),
+        cmocka_unit_test(several_marker_processes_mark_everything),
         cmocka_unit_test(memory_limit_bounds_heap_with_gogc_off),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
