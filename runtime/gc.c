@@ -213,6 +213,24 @@ static void gc_cond_init(void)
     pthread_condattr_destroy(&a);
 }
 
+void gc_lock_allocator(void)
+{
+    cache_lock_all();
+    central_lock_all();
+    heap_lock();
+    finalizer_lock();
+    mprof_lock();
+}
+
+void gc_unlock_allocator(void)
+{
+    mprof_unlock();
+    finalizer_unlock();
+    heap_unlock();
+    central_unlock_all();
+    cache_unlock_all();
+}
+
 /* Fork. The runtime's own threads (collector, sweeper, scavenger) take
  * allocator locks behind the program's back, so even a single-threaded
  * program's fork could leave the child a lock that no thread will ever
@@ -228,11 +246,7 @@ static void gc_fork_prepare(void)
     unwind_fork_prepare();
     if (cache_locked_by_me())
         return;
-    cache_lock_all();
-    central_lock_all();
-    heap_lock();
-    finalizer_lock();
-    mprof_lock();
+    gc_lock_allocator();
     gc_fork_locked = 1;
 }
 
@@ -242,11 +256,7 @@ static void gc_fork_parent(void)
     if (!gc_fork_locked)
         return;
     gc_fork_locked = 0;
-    mprof_unlock();
-    finalizer_unlock();
-    heap_unlock();
-    central_unlock_all();
-    cache_unlock_all();
+    gc_unlock_allocator();
 }
 
 /* gc_fork_child: the child of a fork() has only the forking thread. The
@@ -404,11 +414,7 @@ static int64_t gc_stop(void)
 {
     roots_prepare();
     int64_t begin = os_nanotime();
-    cache_lock_all();
-    central_lock_all();
-    heap_lock();
-    finalizer_lock();
-    mprof_lock();
+    gc_lock_allocator();
     lock_held_all = 1;
     threads_stop_world();
     return begin;
@@ -422,11 +428,7 @@ static int64_t gc_start_world(void)
     threads_start_world();
     int64_t t = os_nanotime();
     lock_held_all = 0;
-    mprof_unlock();
-    finalizer_unlock();
-    heap_unlock();
-    central_unlock_all();
-    cache_unlock_all();
+    gc_unlock_allocator();
     return t;
 }
 

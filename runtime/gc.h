@@ -45,6 +45,13 @@ int gc_spawn(void *(*fn)(void *));
  * is done by allocation and by the next cycle's start. */
 void gc_thread_enter(int idle);
 
+/* gc_lock_allocator takes every allocator lock in lock.h's order (the
+ * cache list, the central lists, the page heap, finalizers, profiler);
+ * gc_unlock_allocator drops them. For the stop of the world and for fork
+ * handlers (here and in shim.c). */
+void gc_lock_allocator(void);
+void gc_unlock_allocator(void);
+
 /* gc_find_unreachable marks the heap from the roots with the world
  * stopped and calls visit(obj, size, arg) for every allocated object the
  * mark did not reach, with the world still stopped (visit must not

@@ -51,13 +51,10 @@
 #include "goheap.h"
 #include "atomic.h"
 #include "cache.h"
-#include "central.h"
-#include "finalizer.h"
-#include "heap.h"
+#include "gc.h"
 #include "leak.h"
 #include "malloc_noz.h"
 #include "mark.h"
-#include "mprof.h"
 #include "unwind.h"
 #include "options.h"
 #include "os.h"
@@ -123,20 +120,12 @@ static void shim_fork_prepare(void)
 {
     unwind_fork_prepare(); /* first: a capture in flight may allocate */
     leak_lock();
-    cache_lock_all();
-    central_lock_all();
-    heap_lock();
-    finalizer_lock();
-    mprof_lock();
+    gc_lock_allocator();
 }
 
 static void shim_fork_release(void)
 {
-    mprof_unlock();
-    finalizer_unlock();
-    heap_unlock();
-    central_unlock_all();
-    cache_unlock_all();
+    gc_unlock_allocator();
     leak_unlock();
     unwind_fork_done();
 }
