@@ -405,25 +405,11 @@ int cmark_wait(int timeout_ms)
 
 uint64_t cmark_private_bytes(void)
 {
-    char path[64], buf[2048];
+    char path[64];
+    if (cm.pid <= 0)
+        return 0;
     print_format(path, sizeof(path), "/proc/%d/smaps_rollup", (int)cm.pid);
-    int fd = cm.pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = strstr(buf, "\nPrivate_Dirty:");
-    if (p == NULL)
-        return 0;
-    for (p += 15; *p == ' '; p++)
-        ;
-    uint64_t kib = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-        kib = kib * 10 + (uint64_t)(*p - '0');
-    return kib << 10;
+    return os_proc_number(path, "\nPrivate_Dirty:") << 10;
 }
 
 /* cmark_read reads exactly n bytes; -1 on error or early end. */

@@ -154,26 +154,11 @@ static void gc_publish_trigger(void)
     AO_store_release(&gc_trigger_bytes, (AO_t)trigger);
 }
 
-/* gc_resident returns the process's resident memory in bytes (the second
- * field of /proc/self/statm), or 0 if it cannot be read. */
+/* gc_resident returns the process's resident memory in bytes, or 0 if
+ * it cannot be read. */
 static uint64_t gc_resident(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    const char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    uint64_t pages = 0;
-    for (p++; *p >= '0' && *p <= '9'; p++)
-        pages = pages * 10 + (uint64_t)(*p - '0');
-    return pages * os_page_size();
+    return os_proc_number("/proc/self/status", "\nVmRSS:") << 10;
 }
 
 /* gc_feed_memory tells the pacer what the memory limit is measured

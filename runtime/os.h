@@ -71,4 +71,10 @@ int64_t os_thread_cputime(void);
 /* os_ncpu: number of CPUs this process may run on (at least 1). */
 int os_ncpu(void);
 
+/* os_proc_number reads a small file of /proc (at most 4 KiB are looked
+ * at) and returns the decimal number that follows the first occurrence of
+ * key in it (blanks skipped), or 0 if the file cannot be read or has no
+ * such key. */
+uint64_t os_proc_number(const char *path, const char *key);
+
 #endif

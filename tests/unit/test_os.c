@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -396,6 +397,25 @@ static void each_mapping_callback_may_map(void **state)
     os_unmap(mapped_in_callback, page, OS_STAT_OTHER);
 }
 
+static void proc_numbers_are_read_by_key(void **state)
+{
+    (void)state;
+    /* 8 MiB touched must show in the resident set. */
+    size_t n = (size_t)8 << 20;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(p != MAP_FAILED);
+    uint64_t before = os_proc_number("/proc/self/status", "\nVmRSS:");
+    memset(p, 1, n);
+    uint64_t after = os_proc_number("/proc/self/status", "\nVmRSS:");
+    assert_true(before > 0);
+    assert_true(after >= before + (n >> 10) / 2);
+    munmap(p, n);
+    assert_int_equal(os_proc_number("/proc/self/status", "\nNoSuchKey:"), 0);
+    assert_int_equal(os_proc_number("/proc/self/no-such-file", "\nVmRSS:"), 0);
+    /* The number right after the key, spaces skipped: Pid is getpid(). */
+    assert_int_equal(os_proc_number("/proc/self/status", "\nPid:"), (uint64_t)getpid());
+}
+
 static void clocks_and_cpus(void **state)
 {
     (void)state;
@@ -431,6 +451,7 @@ int main(void)
         cmocka_unit_test(owned_rejects_foreign_memory),
         cmocka_unit_test(partial_unmap_splits_and_trims),
         cmocka_unit_test(each_mapping_callback_may_map),
+        cmocka_unit_test(proc_numbers_are_read_by_key),
         cmocka_unit_test(clocks_and_cpus),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
