@@ -18,7 +18,9 @@
  * stopped, when the collector flushes every cache whose thread was
  * stopped outside the allocator: not in ALLOC_TEXT code and not below an
  * alloc_enter (cache_note_stopped tells; a thread waiting for a lock in a
- * slow path holds spans in registers the collector cannot see). A cache
+ * slow path holds spans in registers the collector cannot see, and one
+ * whose fast path a signal handler interrupted shows the handler's PC, so
+ * the fast paths run under alloc_enter too). A cache
  * whose thread was caught inside keeps its spans; its current spans are
  * marked whole so that an allocation in flight survives, and the owner
  * hands them all back (to be swept) at its next refill, when it sees that

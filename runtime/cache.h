@@ -52,8 +52,10 @@ struct cache {
 extern struct cache cache_none;
 extern __thread struct cache *cache_self __attribute__((tls_model("initial-exec")));
 
-/* Depth of allocator slow paths the thread is in (malloc.c); the stop
- * handler counts a thread inside one as busy (cache_note_stopped). */
+/* Depth of allocator paths the thread is in (malloc.c: the fast paths
+ * too, since a signal handler of the program's may interrupt them and
+ * hide their PC from the stop handler); the stop handler counts a thread
+ * inside one as busy (cache_note_stopped). */
 extern __thread int alloc_depth __attribute__((tls_model("initial-exec")));
 static inline void alloc_enter(void)
 {

@@ -99,10 +99,11 @@ static inline __attribute__((always_inline)) void *zero(void *p, uintptr_t n)
     return p;
 }
 
-/* malloc_small is the fast path, for size class sc: one span lookup, a
- * ctz, a bit store. The slot's alloc bit is the lowest bit of the window,
- * free ^ rest, and its address is counted from the window's first slot. */
-static inline __attribute__((always_inline)) void *malloc_small(unsigned sc, unsigned kind)
+/* malloc_small_in is the fast path, for size class sc: one span lookup,
+ * a ctz, a bit store. The slot's alloc bit is the lowest bit of the
+ * window, free ^ rest, and its address is counted from the window's first
+ * slot. */
+static inline __attribute__((always_inline)) void *malloc_small_in(unsigned sc, unsigned kind)
 {
     struct cache *c = cache_self;
     struct span *s = c->alloc[sc << 1 | (kind & MALLOC_NOSCAN)];
@@ -126,6 +127,19 @@ static inline __attribute__((always_inline)) void *malloc_small(unsigned sc, uns
         return malloc_finish_slow(c, s, p, kind);
     if ((kind & MALLOC_ZERO) && s->needzero)
         return zero(p, elemsize);
+    return p;
+}
+
+/* malloc_small runs the fast path under alloc_enter: the program's own
+ * signal handler may interrupt it, and a stop that then arrives finds the
+ * thread's PC in that handler, not in ALLOC_TEXT, so the PC alone would
+ * let the collector take the cache's current span from under the
+ * interrupted allocation. The same holds for gh_free's fast path. */
+static inline __attribute__((always_inline)) void *malloc_small(unsigned sc, unsigned kind)
+{
+    alloc_enter();
+    void *p = malloc_small_in(sc, kind);
+    alloc_leave();
     return p;
 }
 
@@ -400,7 +414,8 @@ static ALLOC_TEXT __attribute__((noinline)) void free_owned_slow(uintptr_t p)
     alloc_leave();
 }
 
-GH_API ALLOC_TEXT void gh_free(void *ptr)
+/* free_fast is gh_free, for the caller's own spans without a lock. */
+static inline __attribute__((always_inline)) void free_fast(void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     struct cache *c = cache_self;
@@ -448,6 +463,13 @@ GH_API ALLOC_TEXT void gh_free(void *ptr)
     c->nfree[s->sizeclass]++;
     if (unlikely(--s->free_left == 0))
         cache_free_noncurrent(c, s);
+}
+
+GH_API ALLOC_TEXT void gh_free(void *ptr)
+{
+    alloc_enter(); /* see malloc_small */
+    free_fast(ptr);
+    alloc_leave();
 }
 
 /* ---- the rest of the family ---- */
