@@ -14,6 +14,9 @@
  *     sees the collector's marker process;
  *   - signals arriving all through cycles are handled, and the program's
  *     data stays intact;
+ *   - a signal handler that interrupts gh_malloc or gh_free while the
+ *     world stops does not let the collector take the allocating thread's
+ *     cache from under it (two threads would get the same slot);
  *   - several marker processes (GODEBUG=gcprocs=3) share a cycle's
  *     marking and leave nothing reachable unmarked (gccheckmark);
  *   - after a peak, the background scavenger returns memory until what
@@ -377,6 +380,113 @@ static void signals_during_cycles_are_handled(void **state)
     assert_true(list_ok(live_list, LIVE_NODES));
 }
 
+/* ---- Signals inside the allocator ------------------------------------ */
+
+#define SIGALLOC_THREADS 2
+#define SIGALLOC_RING 512
+#define SIGALLOC_CYCLES 600
+
+static volatile int sigalloc_stop;
+static volatile unsigned long sigalloc_handled;
+
+/* The handler stays a while (async-signal-safe clock reads), so that
+ * stops of the world often land while it runs on top of an allocation. */
+static void on_usr2_linger(int sig)
+{
+    (void)sig;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000);
+    __atomic_add_fetch(&sigalloc_handled, 1, __ATOMIC_RELAXED);
+}
+
+struct sigalloc_worker {
+    pthread_t t;
+    uint64_t id;
+    uint64_t allocs;
+    int bad;
+};
+
+static uint64_t sigalloc_tag(uint64_t id, uint64_t n) { return id << 48 | n | (uint64_t)1 << 63; }
+
+/* Each worker keeps a ring of its last objects, each holding its own tag
+ * and the tag's complement: a slot handed to two threads at once is
+ * overwritten by the other and fails the check. */
+static void *sigalloc_main(void *arg)
+{
+    struct sigalloc_worker *w = arg;
+    uint64_t *ring[SIGALLOC_RING] = { 0 };
+    uint64_t n = 0;
+    while (!__atomic_load_n(&sigalloc_stop, __ATOMIC_ACQUIRE)) {
+        unsigned i = (unsigned)(n % SIGALLOC_RING);
+        if (ring[i] != NULL) {
+            uint64_t t = sigalloc_tag(w->id, n - SIGALLOC_RING);
+            if (ring[i][0] != t || ring[i][1] != ~t) {
+                w->bad = 1;
+                break;
+            }
+            gh_free(ring[i]);
+        }
+        uint64_t *p = gh_malloc(3 * sizeof(uint64_t));
+        uint64_t t = sigalloc_tag(w->id, n);
+        p[0] = t;
+        p[1] = ~t;
+        ring[i] = p;
+        n++;
+    }
+    for (uint64_t k = n > SIGALLOC_RING ? n - SIGALLOC_RING : 0; k < n && !w->bad; k++) {
+        uint64_t *p = ring[k % SIGALLOC_RING], t = sigalloc_tag(w->id, k);
+        w->bad = p[0] != t || p[1] != ~t;
+    }
+    w->allocs = n;
+    return NULL;
+}
+
+/* sigalloc_signaller keeps signalling the workers until the cycles end. */
+static void *sigalloc_signaller(void *arg)
+{
+    struct sigalloc_worker *w = arg;
+    for (unsigned k = 0; !__atomic_load_n(&sigalloc_stop, __ATOMIC_ACQUIRE); k++) {
+        pthread_kill(w[k % SIGALLOC_THREADS].t, SIGUSR2);
+        usleep(20);
+    }
+    return NULL;
+}
+
+static void signals_inside_the_allocator_keep_its_spans(void **state)
+{
+    (void)state;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr2_linger;
+    sa.sa_flags = SA_RESTART;
+    assert_int_equal(sigaction(SIGUSR2, &sa, NULL), 0);
+    struct sigalloc_worker w[SIGALLOC_THREADS];
+    memset(w, 0, sizeof(w));
+    __atomic_store_n(&sigalloc_stop, 0, __ATOMIC_RELEASE);
+    for (int i = 0; i < SIGALLOC_THREADS; i++) {
+        w[i].id = (uint64_t)i + 1;
+        assert_int_equal(pthread_create(&w[i].t, NULL, sigalloc_main, &w[i]), 0);
+    }
+    /* Forced cycles hand back every idle cache; the workers are kept in
+     * their handlers a good part of the time meanwhile. */
+    pthread_t sig;
+    assert_int_equal(pthread_create(&sig, NULL, sigalloc_signaller, w), 0);
+    for (int c = 0; c < SIGALLOC_CYCLES; c++)
+        gh_gc();
+    __atomic_store_n(&sigalloc_stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(sig, NULL), 0);
+    for (int i = 0; i < SIGALLOC_THREADS; i++) {
+        assert_int_equal(pthread_join(w[i].t, NULL), 0);
+        assert_int_equal(w[i].bad, 0);
+        assert_true(w[i].allocs > SIGALLOC_RING);
+    }
+    signal(SIGUSR2, SIG_DFL);
+    assert_true(sigalloc_handled > 0);
+}
+
 /* ---- Returning memory ------------------------------------------------- */
 
 static __attribute__((noinline)) void garbage(uint64_t bytes)
@@ -655,6 +765,7 @@ int main(void)
         cmocka_unit_test(fork_and_exec_during_cycles_work),
         cmocka_unit_test(wait_never_sees_the_marker),
         cmocka_unit_test(signals_during_cycles_are_handled),
+        cmocka_unit_test(signals_inside_the_allocator_keep_its_spans),
         cmocka_unit_test(scavenger_returns_memory_beyond_goal),
         cmocka_unit_test(free_os_memory_returns_free_heap),
         cmocka_unit_test(scavtrace_prints_gos_lines),
