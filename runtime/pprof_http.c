@@ -823,18 +823,30 @@ static void conn_linger(struct conn *c)
     c->deadline = os_nanotime() + LINGER_NS;
 }
 
+/* conn_send sends what it can of n bytes at p without blocking: returns
+ * the bytes sent, 0 when the socket is full, or -1 after closing c on an
+ * error. */
+static ssize_t conn_send(struct conn *c, const char *p, size_t n)
+{
+    for (;;) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w >= 0)
+            return w;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno != EINTR) {
+            conn_close(c);
+            return -1;
+        }
+    }
+}
+
 static void conn_write(struct conn *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t w = conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
+        if (w <= 0)
             return;
-        if (w < 0) {
-            conn_close(c);
-            return;
-        }
         c->out_off += (size_t)w;
     }
     while (c->send_body && c->body_off < c->body_size) {
@@ -847,15 +859,9 @@ static void conn_write(struct conn *c)
             conn_close(c);
             return;
         }
-        ssize_t w = send(c->fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t w = conn_send(c, buf, (size_t)r);
+        if (w <= 0)
             return;
-        if (w < 0) {
-            conn_close(c);
-            return;
-        }
         c->body_off += (uint64_t)w;
     }
     conn_linger(c);
