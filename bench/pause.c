@@ -454,6 +454,20 @@ static void run_one(struct result *r, char *const argv[], const char *env)
     waitpid(pid, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "pause: %s failed\n", r->label);
+        if (strstr(r->label, "incremental") != NULL) {
+            /* Its write barrier mprotects the heap page by page: a mapping
+             * per 4 KiB page runs into the kernel's limit on a large heap. */
+            long maps = 0;
+            FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+            if (f != NULL) {
+                if (fscanf(f, "%ld", &maps) != 1)
+                    maps = 0;
+                fclose(f);
+            }
+            fprintf(stderr, "pause: bdwgc's incremental mode protects the heap page by page, one mapping per "
+                            "page; vm.max_map_count is %ld here: raise it (sysctl -w vm.max_map_count=1048576) "
+                            "to include it\n", maps);
+        }
         return;
     }
     for (int k = 0; k < NKEYS; k++) {
