@@ -310,7 +310,7 @@ void gc_init(void)
  * the stop-the-world handshake (threads.h): it cannot run the program's
  * handlers, whatever the mask of the thread that made it (the collector
  * thread blocks everything). */
-int gc_spawn(void *(*fn)(void *))
+int gc_spawn(void *(*fn)(void *), void *arg)
 {
     pthread_t t;
     pthread_attr_t a;
@@ -320,7 +320,7 @@ int gc_spawn(void *(*fn)(void *))
     pthread_sigmask(SIG_SETMASK, &mask, &old);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int err = pthread_create(&t, &a, fn, NULL);
+    int err = pthread_create(&t, &a, fn, arg);
     pthread_attr_destroy(&a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err == 0 ? 0 : -1;
@@ -848,7 +848,7 @@ static int gc_thread_ready(void)
         return 0;
     sweep_start();
     scavenge_start();
-    int ok = gc_spawn(gc_main) == 0;
+    int ok = gc_spawn(gc_main, NULL) == 0;
     AO_store_release(&gc.thread, ok ? GC_THREAD_RUNNING : GC_THREAD_FAILED);
     return ok;
 }

@@ -33,7 +33,7 @@ void gc_maybe_start(uintptr_t bytes);
  * program call it: pthread_create allocates (the new thread's TLS vector,
  * through the malloc shim), and a runtime thread that allocates has a
  * cache it never hands back. */
-int gc_spawn(void *(*fn)(void *));
+int gc_spawn(void *(*fn)(void *), void *arg);
 
 /* gc_thread_enter makes the calling thread a runtime thread: it leaves the
  * registry (its stack holds no roots and it is never stopped; it only

@@ -16,12 +16,13 @@
  * 1.19's line: bytes released since the last line, HeapReleased, and the
  * share of retained memory in use.
  *
- * Locking: scav.lock guards the wake-up and the report; it is a leaf.
+ * Locking: scav.work.lock guards the wake-up and the report; it is a leaf.
  * heap_release_free takes the heap lock itself. */
 #include <pthread.h>
 #include <time.h>
 #include "goheap.h"
 #include "scavenge.h"
+#include "bgwork.h"
 #include "gc.h"
 #include "gcstate.h"
 #include "central.h"
@@ -36,13 +37,11 @@
 #define SCAV_STEP ((uint64_t)16 << 20)
 #define SCAV_MAX_REST_NS ((int64_t)10000000)
 
+static void scavenge_round(void);
 static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int wake;                 /* scav.lock: a pass was asked for */
-    volatile AO_t started;    /* the thread: 0 none, 1 starting, 2 running */
-    uint64_t released;        /* scav.lock: bytes released since the last report */
-} scav = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    struct bgwork work;       /* its lock also guards released */
+    uint64_t released;        /* work.lock: bytes released since the last report */
+} scav = { .work = BGWORK_INIT(scavenge_round) };
 
 /* scavenge_free_unreleased is the free heap memory still backed (never
  * used memory counts as released, heap.c). */
@@ -77,7 +76,7 @@ static uint64_t scavenge_keep(void)
 
 static void scavenge_report(int forced)
 {
-    pthread_mutex_lock(&scav.lock);
+    pthread_mutex_lock(&scav.work.lock);
     struct scav_cycle s = {
         .released = scav.released,
         .heap_released = AO_load(&heap_stats.released),
@@ -86,7 +85,7 @@ static void scavenge_report(int forced)
         .forced = forced,
     };
     scav.released = 0;
-    pthread_mutex_unlock(&scav.lock);
+    pthread_mutex_unlock(&scav.work.lock);
     if (opts.scavtrace > 0) {
         char line[TRACE_LINE_MAX];
         trace_format_scav(line, sizeof(line), &s);
@@ -96,9 +95,9 @@ static void scavenge_report(int forced)
 
 static void scavenge_count(uint64_t n)
 {
-    pthread_mutex_lock(&scav.lock);
+    pthread_mutex_lock(&scav.work.lock);
     scav.released += n;
-    pthread_mutex_unlock(&scav.lock);
+    pthread_mutex_unlock(&scav.work.lock);
 }
 
 /* scavenge_pass releases free memory beyond the goal, a step at a time. */
@@ -121,47 +120,15 @@ static void scavenge_pass(void)
     }
 }
 
-static void *scavenge_main(void *arg)
+static void scavenge_round(void)
 {
-    (void)arg;
-    gc_thread_enter(1);
-    pthread_mutex_lock(&scav.lock);
-    for (;;) {
-        while (!scav.wake)
-            pthread_cond_wait(&scav.cond, &scav.lock);
-        scav.wake = 0;
-        pthread_mutex_unlock(&scav.lock);
-        scavenge_pass();
-        scavenge_report(0);
-        pthread_mutex_lock(&scav.lock);
-    }
-    return NULL;
+    scavenge_pass();
+    scavenge_report(0);
 }
 
-void scavenge_start(void)
-{
-    if (AO_load_acquire(&scav.started) != 0 || !AO_compare_and_swap_full(&scav.started, 0, 1))
-        return;
-    AO_store_release(&scav.started, gc_spawn(scavenge_main) == 0 ? 2 : 0);
-}
-
-void scavenge_wake(void)
-{
-    if (AO_load_acquire(&scav.started) != 2)
-        return;
-    pthread_mutex_lock(&scav.lock);
-    scav.wake = 1;
-    pthread_cond_signal(&scav.cond);
-    pthread_mutex_unlock(&scav.lock);
-}
-
-void scavenge_fork_child(void)
-{
-    pthread_mutex_init(&scav.lock, NULL);
-    pthread_cond_init(&scav.cond, NULL);
-    scav.wake = 0;
-    AO_store(&scav.started, 0);
-}
+void scavenge_start(void) { bgwork_start(&scav.work); }
+void scavenge_wake(void) { bgwork_wake(&scav.work); }
+void scavenge_fork_child(void) { bgwork_fork_child(&scav.work); }
 
 GH_API void gh_free_os_memory(void)
 {

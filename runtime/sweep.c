@@ -20,12 +20,12 @@
  * when it finds nothing left.
  *
  * Locking: the caller of sweep_span holds the span's central lock and no
- * cache owns the span (central.c guarantees both). bg.lock guards the
- * sweeper's wake-up; it is a leaf. */
-#include <pthread.h>
+ * cache owns the span (central.c guarantees both). The sweeper thread is
+ * a bgwork (bgwork.c). */
 #include <sched.h>
 #include <string.h>
 #include "sweep.h"
+#include "bgwork.h"
 #include "central.h"
 #include "gc.h"
 #include "scavenge.h"
@@ -39,12 +39,8 @@
 
 volatile AO_t sweep_gen = 2;
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int wake;                 /* bg.lock: sweeping work was handed over */
-    volatile AO_t started;    /* the thread exists (0 none, 1 starting, 2 running) */
-} bg = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+static void sweep_round(void);
+static struct bgwork bg = BGWORK_INIT(sweep_round);
 
 /* sweep_dead handles each slot freed by this sweep that someone may know
  * about: the profiler, or GODEBUG=clobberfree. */
@@ -121,45 +117,14 @@ static void sweep_background(void)
     }
 }
 
-static void *sweep_main(void *arg)
+/* sweep_round is the background sweeper's round: sweep, then let the
+ * scavenger see what sweeping freed. */
+static void sweep_round(void)
 {
-    (void)arg;
-    gc_thread_enter(1);
-    pthread_mutex_lock(&bg.lock);
-    for (;;) {
-        while (!bg.wake)
-            pthread_cond_wait(&bg.cond, &bg.lock);
-        bg.wake = 0;
-        pthread_mutex_unlock(&bg.lock);
-        sweep_background();
-        scavenge_wake();
-        pthread_mutex_lock(&bg.lock);
-    }
-    return NULL;
+    sweep_background();
+    scavenge_wake();
 }
 
-void sweep_start(void)
-{
-    if (AO_load_acquire(&bg.started) != 0 || !AO_compare_and_swap_full(&bg.started, 0, 1))
-        return;
-    /* No thread: allocation and sweep_all do the work. */
-    AO_store_release(&bg.started, gc_spawn(sweep_main) == 0 ? 2 : 0);
-}
-
-void sweep_wake(void)
-{
-    if (AO_load_acquire(&bg.started) != 2)
-        return;
-    pthread_mutex_lock(&bg.lock);
-    bg.wake = 1;
-    pthread_cond_signal(&bg.cond);
-    pthread_mutex_unlock(&bg.lock);
-}
-
-void sweep_fork_child(void)
-{
-    pthread_mutex_init(&bg.lock, NULL);
-    pthread_cond_init(&bg.cond, NULL);
-    bg.wake = 0;
-    AO_store(&bg.started, 0);
-}
+void sweep_start(void) { bgwork_start(&bg); }
+void sweep_wake(void) { bgwork_wake(&bg); }
+void sweep_fork_child(void) { bgwork_fork_child(&bg); }
